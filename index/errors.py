@@ -1,0 +1,44 @@
+"""The project's one error hierarchy.
+
+Every error says what to do next; the CLI and the web app turn them into
+friendly messages at the edge, nothing below them prints.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RagError",
+    "DocumentLoadError",
+    "IndexNotFoundError",
+    "IndexMismatchError",
+    "IndexBusyError",
+    "InvalidQuestionError",
+]
+
+
+class RagError(Exception):
+    """Base class for every error this project raises on purpose."""
+
+
+class DocumentLoadError(RagError):
+    """A file could not be turned into a document (the reason is the message)."""
+
+
+class IndexNotFoundError(RagError):
+    def __init__(self, index_dir: object) -> None:
+        super().__init__(f"no index at {index_dir}: run `rag index` to build it")
+
+
+class IndexMismatchError(RagError):
+    """The index on disk was built with another model or format version."""
+
+
+class IndexBusyError(RagError):
+    def __init__(self, index_dir: object) -> None:
+        super().__init__(
+            f"another process is building the index at {index_dir}; wait for it to finish and try again"
+        )
+
+
+class InvalidQuestionError(RagError):
+    """The question cannot be asked (empty, or nothing searchable in it)."""

@@ -1,0 +1,80 @@
+"""Sentence segmentation with character offsets.
+
+A small rule-based splitter: good on edited English prose (the default corpus,
+Wikipedia, abstracts), predictable, and fast. Every returned span is a pair of
+offsets into the input, stripped of surrounding whitespace, so
+`text[start:end]` is always the sentence exactly as written.
+"""
+
+from __future__ import annotations
+
+import re
+
+from index.types import Span
+
+__all__ = ["split_sentences"]
+
+# Words that end in a period without ending a sentence.
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof jr sr st vs etc e.g i.e u.s u.k u.n no nos fig figs inc ltd co corp
+    gen col lt sgt capt rep sen gov pres rev approx est dept univ vol pp al
+    jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
+
+# Sentence-final punctuation, optional closing quotes/brackets, then whitespace.
+_END = re.compile(r"(?<=\S)([.!?\u2026]+)([\"'\u201d\u2019\u00bb)\]]*)(?=\s)")
+_PARAGRAPH = re.compile(r"\n\s*")
+
+
+def _ends_sentence(text: str, punct_start: int, after: int) -> bool:
+    """Decide whether the punctuation at `punct_start` closes a sentence."""
+    following = text[after:].lstrip()
+    if not following:
+        return True
+    first = following[0]
+    if first.islower():
+        return False
+    if text[punct_start] != ".":
+        return True
+    word_start = punct_start
+    while word_start > 0 and not text[word_start - 1].isspace():
+        word_start -= 1
+    word = text[word_start:punct_start].lower().lstrip("(\"'\u201c\u2018")
+    if word in _ABBREVIATIONS:
+        return False
+    # A single capital letter is an initial ("Jack F. Matlock").
+    if len(word) == 1 and word.isalpha():
+        return False
+    return True
+
+
+def _strip(text: str, start: int, end: int) -> Span | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None
+
+
+def split_sentences(text: str) -> list[Span]:
+    """Return sentence spans `(start, end)` covering every non-space character of `text`.
+
+    Line breaks always end a sentence (headings, list items and paragraphs are
+    never glued to the next line's text).
+    """
+    spans: list[Span] = []
+    line_start = 0
+    for line_break in [*_PARAGRAPH.finditer(text), None]:
+        line_end = line_break.start() if line_break else len(text)
+        start = line_start
+        for match in _END.finditer(text, line_start, line_end):
+            if match.end() < line_end and _ends_sentence(text, match.start(), match.end()):
+                span = _strip(text, start, match.end())
+                if span:
+                    spans.append(span)
+                start = match.end()
+        span = _strip(text, start, line_end)
+        if span:
+            spans.append(span)
+        line_start = line_break.end() if line_break else len(text)
+    return spans

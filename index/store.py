@@ -1,0 +1,190 @@
+"""The index on disk: one folder per build, and a pointer to the current one.
+
+    INDEX_DIR/
+      CURRENT            name of the live build (replaced atomically)
+      builds/<name>/     manifest.json, documents.jsonl, chunks.jsonl,
+                         vectors.npy, dense.faiss, bm25/
+      .lock              held while a build is being written
+
+A build is written completely in its own folder, flushed to disk, and only then
+is CURRENT swapped with `os.replace`, which is atomic. A build killed halfway
+leaves the previous index untouched and loadable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.errors import IndexMismatchError, IndexNotFoundError, RagError
+from index.lexical import LexicalIndex
+from index.types import Chunk, Document
+from index.vector_store import VectorStore
+
+__all__ = ["FORMAT_VERSION", "Manifest", "IndexData", "write_build", "read_index", "build_lock"]
+
+FORMAT_VERSION = 1
+_KEEP_OLD_BUILDS = 1  # the one before current stays, for readers still opening it
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    model: str
+    dimension: int
+    chunk_size: int
+    chunk_overlap: int
+    vector_index: str
+    sources: list[str]
+    # doc_id -> {"path": str, "hash": str, "chunks": int}
+    documents: dict[str, dict[str, object]]
+    created: float
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "documents": len(self.documents),
+            "chunks": sum(int(d["chunks"]) for d in self.documents.values()),
+        }
+
+
+@dataclass(frozen=True)
+class IndexData:
+    """Everything a loaded index holds; rows of `vectors` follow `chunks`."""
+
+    manifest: Manifest
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    dense: VectorStore
+    lexical: LexicalIndex
+    path: Path
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One writer at a time per index folder (other processes wait their turn)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def write_build(
+    index_dir: Path,
+    manifest: Manifest,
+    documents: list[Document],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    dense: VectorStore,
+    lexical: LexicalIndex,
+) -> Path:
+    """Write a complete build aside, then make it current atomically."""
+    builds = index_dir / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    name = f"b{time.time_ns()}-{os.getpid()}"
+    folder = builds / name
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps(dataclasses.asdict(manifest), indent=1))
+    with open(folder / "documents.jsonl", "w", encoding="utf-8") as out:
+        for document in documents:
+            out.write(json.dumps(dataclasses.asdict(document), ensure_ascii=False) + "\n")
+    with open(folder / "chunks.jsonl", "w", encoding="utf-8") as out:
+        for chunk in chunks:
+            row = {k: v for k, v in dataclasses.asdict(chunk).items() if k != "text"}
+            out.write(json.dumps(row) + "\n")
+    np.save(folder / "vectors.npy", vectors.astype(np.float32))
+    dense.save(folder / "dense.faiss")
+    lexical.save(folder / "bm25")
+    _fsync_tree(folder)
+    pointer = index_dir / f"CURRENT.tmp-{os.getpid()}"
+    pointer.write_text(name)
+    with open(pointer, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(pointer, index_dir / "CURRENT")
+    _remove_old_builds(builds, keep=name)
+    return folder
+
+
+def _remove_old_builds(builds: Path, keep: str) -> None:
+    others = sorted((p for p in builds.iterdir() if p.name != keep), key=lambda p: p.name)
+    for old in others[: max(0, len(others) - _KEEP_OLD_BUILDS)]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def current_build(index_dir: Path) -> Path | None:
+    pointer = index_dir / "CURRENT"
+    if not pointer.is_file():
+        return None
+    folder = index_dir / "builds" / pointer.read_text().strip()
+    return folder if folder.is_dir() else None
+
+
+def read_manifest(index_dir: Path) -> Manifest | None:
+    folder = current_build(index_dir)
+    if folder is None:
+        return None
+    raw = json.loads((folder / "manifest.json").read_text())
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"the index at {index_dir} has format version {raw.get('format_version')}, this "
+            f"version of rag reads version {FORMAT_VERSION}: rebuild it with `rag index --rebuild`"
+        )
+    return Manifest(**raw)
+
+
+def read_index(index_dir: Path, expect_model: str | None = None) -> IndexData:
+    """Load the current build; fails with a rebuild hint on a model/format mismatch."""
+    manifest = read_manifest(index_dir)
+    folder = current_build(index_dir)
+    if manifest is None or folder is None:
+        raise IndexNotFoundError(index_dir)
+    if expect_model is not None and manifest.model != expect_model:
+        raise IndexMismatchError(
+            f"the index at {index_dir} was built with model {manifest.model!r}, not "
+            f"{expect_model!r}: rebuild it with `rag index --rebuild --model {expect_model}` "
+            f"or use `--model {manifest.model}`"
+        )
+    try:
+        documents = {}
+        with open(folder / "documents.jsonl", encoding="utf-8") as rows:
+            for line in rows:
+                raw = json.loads(line)
+                raw["authors"] = tuple(raw["authors"])
+                raw["page_starts"] = tuple(raw["page_starts"])
+                documents[raw["id"]] = Document(**raw)
+        chunks = []
+        with open(folder / "chunks.jsonl", encoding="utf-8") as rows:
+            for line in rows:
+                raw = json.loads(line)
+                text = documents[raw["doc_id"]].text[raw["start"] : raw["end"]]
+                sentences = tuple((s, e) for s, e in raw["sentences"])
+                chunks.append(Chunk(text=text, **{**raw, "sentences": sentences}))
+        vectors = np.load(folder / "vectors.npy")
+        dense = VectorStore.load(folder / "dense.faiss", manifest.vector_index)
+        lexical = LexicalIndex.load(folder / "bm25", len(chunks))
+    except (OSError, ValueError, KeyError) as error:
+        raise RagError(
+            f"the index at {index_dir} is damaged ({error}): rebuild it with `rag index --rebuild`"
+        ) from error
+    return IndexData(manifest, documents, chunks, vectors, dense, lexical, folder)

@@ -1,0 +1,71 @@
+"""Text normalisation for *matching* only, and the lexical tokenizer.
+
+Nothing here changes what is shown to a reader: quotes are always cut from the
+original text by offsets. These functions make two spellings of the same words
+compare equal (curly vs straight quotes, no-break spaces, runs of whitespace).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+__all__ = ["normalize", "tokenize", "content_tokens", "STOPWORDS"]
+
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+    }
+)
+_WHITESPACE = re.compile(r"\s+")
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*", re.UNICODE)
+
+# A short English list: words that carry no topic, dropped from lexical matching.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours
+    yourself yourselves s t don did does according say said says tell told""".split()
+)
+
+
+def normalize(text: str) -> str:
+    """NFKC, straight quotes and dashes, single spaces; for comparing texts."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # noqa: ANN202 - PyStemmer has no type hints
+    # Imported lazily: only the lexical side needs it.
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stemmed word tokens (stopwords dropped) for BM25 and overlap scores."""
+    words = [w.replace("\u2019", "'") for w in _WORD.findall(normalize(text).lower())]
+    words = [w for w in words if w not in STOPWORDS]
+    return _stemmer().stemWords(words)
+
+
+def content_tokens(text: str) -> set[str]:
+    """The distinct lexical tokens of a text."""
+    return set(tokenize(text))
