@@ -52,7 +52,23 @@ class IndexSummary:
         }
 
 
-def _previous(index_dir: Path, model: str, chunker: Chunker, rebuild: bool) -> IndexData | None:
+class _LazyChunker:
+    """Chunk settings as asked for; the real Chunker (which needs the model) made on demand."""
+
+    def __init__(self, embedder: Embedder, chunk_size: int, chunk_overlap: int) -> None:
+        self.embedder = embedder
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+        self._chunker: Chunker | None = None
+
+    def chunk(self, document: Document) -> list[Chunk]:
+        if self._chunker is None:
+            size = min(self.chunk_size, self.embedder.max_tokens)
+            self._chunker = Chunker(self.embedder.count_tokens, size, min(self.chunk_overlap, size // 2))
+        return self._chunker.chunk(document)
+
+
+def _previous(index_dir: Path, model: str, chunker: _LazyChunker, rebuild: bool) -> IndexData | None:
     """The current build if its chunks and vectors can be reused, else None."""
     if rebuild:
         return None
@@ -81,8 +97,9 @@ def build_index(
     progress: bool = False,
 ) -> IndexSummary:
     started = time.perf_counter()
-    chunk_size = min(chunk_size, embedder.max_tokens)
-    chunker = Chunker(embedder.count_tokens, chunk_size, min(chunk_overlap, chunk_size // 2))
+    # The chunker asks the model for its token limit on first use only, so an
+    # update that has nothing to embed never loads the model.
+    chunker = _LazyChunker(embedder, chunk_size, min(chunk_overlap, chunk_size // 2))
     with build_lock(index_dir):
         previous = _previous(index_dir, embedder.name, chunker, rebuild)
         report = load_documents(paths)
@@ -116,10 +133,13 @@ def build_index(
                 chunks.append(chunk)
                 vectors.append(None)
 
-        fresh = embedder.embed([chunks[i].text for i in to_embed], progress=progress)
-        for position, row in enumerate(to_embed):
-            vectors[row] = fresh[position]
-        dimension = fresh.shape[1] if len(to_embed) else _dimension(previous, embedder)
+        if to_embed:
+            fresh = embedder.embed([chunks[i].text for i in to_embed], progress=progress)
+            for position, row in enumerate(to_embed):
+                vectors[row] = fresh[position]
+            dimension = fresh.shape[1]
+        else:  # nothing new: reuse the known dimension rather than loading the model
+            dimension = _dimension(previous, embedder)
         matrix = (
             np.vstack(vectors).astype(np.float32)
             if vectors

@@ -72,6 +72,9 @@ class SentenceTransformerEmbedder:
             # Imported here, not at module top: torch takes seconds to import and
             # `rag --help` should stay instant.
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
             source = str(_packaged_model_path()) if self.name == DEFAULT_MODEL else self.name
             try:

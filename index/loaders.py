@@ -20,6 +20,7 @@ __all__ = ["SUPPORTED_SUFFIXES", "LoadReport", "discover_files", "load_file", "l
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MAX_FILE_BYTES = 50 * 1024 * 1024
+IGNORE_FILE = ".ragignore"
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n", re.DOTALL)
 
@@ -30,8 +31,21 @@ class LoadReport:
     skipped: list[tuple[str, str]]  # (path, reason)
 
 
+def _ignore_patterns(root: Path) -> list[str]:
+    """Glob patterns from ROOT/.ragignore (one per line, # comments), relative to ROOT."""
+    ignore_file = root / IGNORE_FILE
+    if not ignore_file.is_file():
+        return []
+    lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
 def discover_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
-    """Supported files under `paths`, each with the root it was found under."""
+    """Supported files under `paths`, each with the root it was found under.
+
+    Hidden files and folders are passed over, and so is anything matching a
+    pattern in the folder's `.ragignore` file.
+    """
     found: list[tuple[Path, Path]] = []
     skipped: list[tuple[str, str]] = []
     for root in paths:
@@ -39,13 +53,16 @@ def discover_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, Path]], list
         if root.is_file():
             found.append((root, root.parent))
         elif root.is_dir():
+            ignored = _ignore_patterns(root)
             for path in sorted(root.rglob("*")):
                 relative = path.relative_to(root)
                 if any(part.startswith(".") for part in relative.parts):
                     continue  # hidden files and folders (.git, editor swap files)
+                if any(relative.match(pattern) for pattern in ignored):
+                    continue
                 if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
                     found.append((path, root))
-                elif path.is_file() and path.name.lower() != "readme.md":
+                elif path.is_file():
                     skipped.append((str(path), f"unsupported file type {path.suffix or '(none)'}"))
         else:
             skipped.append((str(root), "no such file or folder"))

@@ -1,0 +1,87 @@
+"""Compose an extractive answer from evidence sentences, and verify every quote.
+
+The answer is the chosen evidence sentences themselves, each followed by its
+`[n]` marker. Each citation's quote is cut from the document by offsets and
+checked against the document text once more before the answer leaves: a quote
+that does not match is dropped with its sentence, never shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.types import Document
+from rag.evidence import Evidence
+from rag.types import Citation
+
+__all__ = ["ComposeSettings", "REFUSAL", "choose_evidence", "compose", "verify_citation"]
+
+REFUSAL = "The documents don't answer this question."
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class ComposeSettings:
+    refuse_below: float = 0.45  # minimum support of the best sentence
+    relative: float = 0.9  # further sentences need this share of the best score
+    max_sentences: int = 3
+    redundancy: float = 0.9  # skip a sentence this similar to one already chosen
+
+
+def choose_evidence(
+    ranked: Sequence[Evidence],
+    settings: ComposeSettings,
+    similarity: np.ndarray | None = None,
+) -> list[Evidence]:
+    """The best sentence, plus others nearly as good and not redundant with it."""
+    if not ranked or ranked[0].support < settings.refuse_below:
+        return []
+    chosen = [0]
+    best = ranked[0].score
+    for i in range(1, len(ranked)):
+        if len(chosen) == settings.max_sentences:
+            break
+        candidate = ranked[i]
+        if candidate.score < settings.relative * best or candidate.support < settings.refuse_below:
+            break
+        if similarity is not None and any(similarity[i, j] >= settings.redundancy for j in chosen):
+            continue
+        chosen.append(i)
+    return [ranked[i] for i in chosen]
+
+
+def verify_citation(citation: Citation, documents: Mapping[str, Document]) -> bool:
+    document = documents.get(citation.doc_id)
+    return (
+        document is not None
+        and 0 <= citation.start < citation.end <= len(document.text)
+        and document.text[citation.start : citation.end] == citation.quote
+    )
+
+
+def compose(evidence: Sequence[Evidence], documents: Mapping[str, Document]) -> tuple[str, list[Citation]]:
+    """Answer text with `[n]` markers and its verified citations (numbered by first use)."""
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for item in evidence:
+        sentence = item.sentence
+        document = documents[sentence.doc_id]
+        citation = Citation(
+            n=len(citations) + 1,
+            doc_id=sentence.doc_id,
+            title=document.title,
+            quote=document.text[sentence.start : sentence.end],
+            start=sentence.start,
+            end=sentence.end,
+            page=document.page_at(sentence.start),
+            score=item.score,
+        )
+        if not verify_citation(citation, documents):
+            continue
+        citations.append(citation)
+        parts.append(f"{_SPACES.sub(' ', citation.quote).strip()} [{citation.n}]")
+    return " ".join(parts), citations

@@ -1,0 +1,149 @@
+"""Pick the evidence sentences for a question from the retrieved chunks.
+
+Each candidate sentence gets four signals, all in [0, 1]:
+
+- semantic: cosine between the question and the sentence embeddings;
+- coverage: share of the question's words (IDF-weighted, stemmed) that the
+  sentence contains; words naming the document's title or authors count as
+  covered by every sentence of that document ("What does Stockton say ...");
+- context: the best semantic score of its neighbours, so a sentence that only
+  makes sense with the one before it ("He added that ...") is not lost;
+- passage: the fused retrieval score of the best chunk holding it.
+
+The mix is `score`; `support` (semantic and coverage only) is what the refusal
+threshold compares, because those two say whether *this sentence* answers,
+while the passage prior only says where to look. Weights and the threshold were
+calibrated on the eval set with `python -m eval.calibrate` (docs/calibration.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.store import IndexData
+from index.text import tokenize
+from rag.retriever import ScoredChunk
+
+__all__ = ["EvidenceSettings", "Sentence", "Evidence", "score_sentences", "DocumentFrequencies"]
+
+
+@dataclass(frozen=True)
+class EvidenceSettings:
+    w_semantic: float = 0.5
+    w_coverage: float = 0.3
+    w_context: float = 0.1
+    w_passage: float = 0.1
+    # support = s_semantic * semantic + (1 - s_semantic) * coverage
+    s_semantic: float = 0.6
+    min_words: int = 5  # shorter lines (headings, bylines) are weak evidence
+
+
+@dataclass(frozen=True)
+class Sentence:
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    sentence: Sentence
+    score: float
+    support: float
+    semantic: float
+    coverage: float
+    passage: float
+
+
+class DocumentFrequencies:
+    """IDF over the index's chunks, computed once per loaded index."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        counts: dict[str, int] = {}
+        for text in texts:
+            for token in set(tokenize(text)):
+                counts[token] = counts.get(token, 0) + 1
+        self._counts = counts
+        self._total = max(1, len(texts))
+
+    def idf(self, token: str) -> float:
+        # Unknown words get the highest weight: a question about something the
+        # collection never mentions should not look covered.
+        df = self._counts.get(token, 0)
+        return math.log(1 + (self._total - df + 0.5) / (df + 0.5))
+
+
+def _coverage(question_tokens: dict[str, float], sentence_tokens: set[str]) -> float:
+    total = sum(question_tokens.values())
+    if total == 0:
+        return 0.0
+    return sum(w for t, w in question_tokens.items() if t in sentence_tokens) / total
+
+
+def candidate_sentences(data: IndexData, ranked: Sequence[ScoredChunk]) -> list[tuple[Sentence, float]]:
+    """Distinct sentences of the ranked chunks, each with its best chunk score."""
+    best: dict[tuple[str, int, int], float] = {}
+    order: list[tuple[str, int, int]] = []
+    top = max((hit.score for hit in ranked), default=1.0) or 1.0
+    for hit in ranked:
+        chunk = data.chunks[hit.row]
+        for start, end in chunk.sentences:
+            key = (chunk.doc_id, start, end)
+            if key not in best:
+                order.append(key)
+                best[key] = hit.score / top
+    documents = data.documents
+    return [
+        (Sentence(doc_id, start, end, documents[doc_id].text[start:end]), best[(doc_id, start, end)])
+        for doc_id, start, end in order
+    ]
+
+
+def score_sentences(
+    question: str,
+    question_vector: np.ndarray,
+    candidates: Sequence[tuple[Sentence, float]],
+    embed_sentences: Callable[[Sequence[Sentence]], np.ndarray],
+    frequencies: DocumentFrequencies,
+    document_names: Callable[[str], set[str]],
+    settings: EvidenceSettings | None = None,
+) -> list[Evidence]:
+    """Score every candidate sentence; best first."""
+    settings = settings or EvidenceSettings()
+    if not candidates:
+        return []
+    sentences = [s for s, _ in candidates]
+    vectors = embed_sentences(sentences)
+    semantic = np.clip(vectors @ question_vector, 0.0, 1.0)
+    weights = {t: frequencies.idf(t) for t in tokenize(question)}
+    # Neighbours: the previous and next sentence of the same document among the candidates.
+    ordered = sorted(range(len(sentences)), key=lambda i: (sentences[i].doc_id, sentences[i].start))
+    neighbours: dict[int, list[int]] = {i: [] for i in range(len(sentences))}
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if sentences[a].doc_id == sentences[b].doc_id:
+            neighbours[a].append(b)
+            neighbours[b].append(a)
+
+    scored: list[Evidence] = []
+    for i, (sentence, passage_score) in enumerate(candidates):
+        names = document_names(sentence.doc_id)
+        coverage = _coverage(weights, set(tokenize(sentence.text)) | names)
+        context = max((float(semantic[j]) for j in neighbours[i]), default=0.0)
+        words = len(sentence.text.split())
+        brevity = min(1.0, words / settings.min_words)
+        sem = float(semantic[i]) * brevity
+        support = settings.s_semantic * sem + (1 - settings.s_semantic) * coverage * brevity
+        score = (
+            settings.w_semantic * sem
+            + settings.w_coverage * coverage * brevity
+            + settings.w_context * context
+            + settings.w_passage * passage_score
+        )
+        scored.append(Evidence(sentence, score, support, sem, coverage, passage_score))
+    scored.sort(key=lambda e: -e.score)
+    return scored

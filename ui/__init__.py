@@ -1,0 +1,1 @@
+"""The edges: the `rag` command line and the Gradio web chat."""

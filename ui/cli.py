@@ -1,0 +1,250 @@
+"""The `rag` command: index, ask, chat, docs, eval.
+
+Heavy modules are imported inside each command so `rag --help` is instant.
+Errors from below arrive as RagError and leave as one readable line on stderr
+with exit code 2 (bad input) or 1 (anything else that went wrong).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from index.errors import InvalidQuestionError, RagError
+
+__all__ = ["main"]
+
+
+def _add_index_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index-dir", type=Path, default=None, help="index folder (default: .rag-index/ in the project, or $RAG_INDEX_DIR)")
+    parser.add_argument("--model", default=None, help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2, or $RAG_MODEL)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Grounded answers with verbatim quotes from your documents.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="build or update the index (only new or changed files are embedded)")
+    index.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the last indexed sources, else the shipped corpus/)")
+    _add_index_options(index)
+    index.add_argument("--json", action="store_true", help="print one JSON summary object")
+    index.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything again")
+    index.add_argument("--vector-index", choices=["auto", "flat", "hnsw"], default="auto", help="FAISS index type (auto: flat up to 50,000 chunks, HNSW above)")
+    index.add_argument("--chunk-size", type=int, default=None, help="chunk size in model tokens (default 128)")
+
+    ask = commands.add_parser("ask", help="answer a question with quotes from the documents")
+    ask.add_argument("question", nargs="?", help="the question (or use --questions)")
+    _add_index_options(ask)
+    ask.add_argument("--k", type=int, default=5, help="passages to retrieve (default 5)")
+    ask.add_argument("--doc", action="append", default=[], metavar="DOC_ID", help="only search this document (repeatable)")
+    ask.add_argument("--history", type=Path, help="JSON file with earlier turns: [{\"role\": \"user\"|\"assistant\", \"content\": ...}]")
+    ask.add_argument("--questions", type=Path, help="JSONL file of {\"id\", \"question\"[, \"history\"]} lines, answered in one process")
+    ask.add_argument("--json", action="store_true", help="print the answer object as JSON (one line per question)")
+
+    chat = commands.add_parser("chat", help="start the web chat")
+    _add_index_options(chat)
+    chat.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    chat.add_argument("--port", type=int, default=7860)
+    chat.add_argument("--auth", default=None, help="require a login, as user:password (or set RAG_AUTH)")
+    chat.add_argument("--share", action="store_true", help="also create a public gradio.live link")
+    chat.add_argument("--feedback-log", type=Path, default=None, help="where thumbs up/down are appended (JSONL)")
+
+    docs = commands.add_parser("docs", help="list the indexed documents")
+    _add_index_options(docs)
+    docs.add_argument("--json", action="store_true")
+
+    evaluate = commands.add_parser("eval", help="measure retrieval, citations, refusals and speed")
+    _add_index_options(evaluate)
+    evaluate.add_argument("--set", type=Path, default=None, help="eval set JSONL (default: eval/sets/default.jsonl)")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.add_argument("--out", type=Path, default=None, help="report folder (default: eval/reports/)")
+    evaluate.add_argument("--thresholds", type=Path, default=None, help="gate config (default: eval/thresholds.json)")
+    evaluate.add_argument("--benchmark", choices=["scifact", "clapnq"], default=None, help="run an outside benchmark instead")
+    evaluate.add_argument("--data", type=Path, default=None, help="benchmark data folder")
+    evaluate.add_argument("--limit", type=int, default=None, help="only the first N benchmark questions")
+    return parser
+
+
+def _embedder(args: argparse.Namespace):  # noqa: ANN202
+    from index.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(args.model)
+
+
+def _index_dir(args: argparse.Namespace) -> Path:
+    from index.paths import default_index_dir
+
+    return Path(args.index_dir) if args.index_dir else default_index_dir()
+
+
+def _print_summary(summary, as_json: bool) -> None:  # noqa: ANN001
+    if as_json:
+        print(json.dumps(summary.to_json()))
+        return
+    print(
+        f"indexed {summary.documents} documents, {summary.chunks} chunks "
+        f"({summary.embedded} embedded, {summary.removed} removed) in {summary.seconds:.1f}s"
+    )
+    for path, reason in summary.skipped:
+        print(f"  skipped {path}: {reason}")
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from index.builder import DEFAULT_CHUNK_SIZE, build_index
+    from index.paths import DEFAULT_CORPUS
+    from index.store import read_manifest
+
+    index_dir = _index_dir(args)
+    paths = list(args.paths)
+    if not paths:
+        try:
+            manifest = read_manifest(index_dir)
+        except RagError:
+            manifest = None
+        paths = [Path(p) for p in manifest.sources] if manifest else [DEFAULT_CORPUS]
+    summary = build_index(
+        paths,
+        index_dir,
+        _embedder(args),
+        chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
+        vector_index=args.vector_index,
+        rebuild=args.rebuild,
+        progress=not args.json and sys.stderr.isatty() or os.environ.get("RAG_PROGRESS") == "1",
+    )
+    _print_summary(summary, args.json)
+    return 0
+
+
+def _open_engine(args: argparse.Namespace):  # noqa: ANN202
+    from rag.engine import Engine
+
+    def announce(summary) -> None:  # noqa: ANN001
+        print(f"no index yet: built one from the default corpus ({summary.chunks} chunks)", file=sys.stderr)
+
+    return Engine.open(_index_dir(args), embedder=_embedder(args), progress=sys.stderr.isatty(), on_build=announce)
+
+
+def _read_history(raw: object, where: str) -> list:
+    from rag.types import Turn
+
+    if not isinstance(raw, list) or not all(
+        isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str) for t in raw
+    ):
+        raise InvalidQuestionError(f"{where}: history must be a list of {{\"role\": \"user\"|\"assistant\", \"content\": str}}")
+    return [Turn(t["role"], t["content"]) for t in raw]
+
+
+def format_answer(answer) -> str:  # noqa: ANN001
+    """The readable (non-JSON) form of an answer for a terminal."""
+    lines = [answer.answer, ""]
+    if answer.refused:
+        if answer.passages:
+            lines.append("Closest passages (they do not answer the question):")
+            for p in answer.passages[:3]:
+                lines.append(f"  - {p.title}: {' '.join(p.text.split())[:200]}...")
+    else:
+        for c in answer.citations:
+            page = f", page {c.page}" if c.page else ""
+            lines.append(f"[{c.n}] {c.title}{page}")
+            lines.append(f"    “{' '.join(c.quote.split())}”")
+    return "\n".join(lines).rstrip()
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    if args.questions and args.question:
+        raise InvalidQuestionError("give either a question or --questions FILE, not both")
+    if not args.questions and (args.question is None or not args.question.strip()):
+        raise InvalidQuestionError("the question is empty: rag ask \"your question\"")
+    history = []
+    if args.history:
+        try:
+            history = _read_history(json.loads(args.history.read_text(encoding="utf-8")), str(args.history))
+        except (OSError, json.JSONDecodeError) as error:
+            raise InvalidQuestionError(f"cannot read history file {args.history}: {error}") from error
+    if not args.questions:
+        from rag.engine import clean_question
+
+        clean_question(args.question)  # fail on bad input before loading the model
+    engine = _open_engine(args)
+    if not args.questions:
+        answer = engine.ask(args.question, history, k=args.k, doc_ids=args.doc or None)
+        print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer))
+        return 0
+    return _ask_many(engine, args)
+
+
+def _ask_many(engine, args: argparse.Namespace) -> int:  # noqa: ANN001
+    try:
+        lines = args.questions.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidQuestionError(f"cannot read {args.questions}: {error}") from error
+    failures = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+                raise InvalidQuestionError('each line must be a JSON object with a "question" string')
+            history = _read_history(item.get("history", []), f"line {number}")
+            answer = engine.ask(item["question"], history, k=args.k, doc_ids=args.doc or None, id=item.get("id"))
+        except (json.JSONDecodeError, RagError) as error:
+            failures += 1
+            print(f"{args.questions}:{number}: skipped: {error}", file=sys.stderr)
+            continue
+        print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer) + "\n", flush=True)
+    return 2 if failures else 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from index.store import read_index
+
+    data = read_index(_index_dir(args))
+    rows = [
+        {"doc_id": d.id, "title": d.title, "authors": list(d.authors), "date": d.date, "chunks": data.manifest.documents[d.id]["chunks"]}
+        for d in data.documents.values()
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        for row in rows:
+            print(f"{row['doc_id']}\t{row['title']}\t{', '.join(row['authors'])}\t{row['date'] or ''}")
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from ui.web import serve
+
+    auth = args.auth or os.environ.get("RAG_AUTH")
+    if auth and ":" not in auth:
+        raise InvalidQuestionError("--auth must look like user:password")
+    serve(_open_engine(args), host=args.host, port=args.port, auth=auth, share=args.share, feedback_log=args.feedback_log)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from eval.cli import run
+
+    return run(args, _open_engine)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"index": cmd_index, "ask": cmd_ask, "chat": cmd_chat, "docs": cmd_docs, "eval": cmd_eval}[args.command]
+    try:
+        return handler(args)
+    except InvalidQuestionError as error:
+        print(f"rag: {error}", file=sys.stderr)
+        return 2
+    except RagError as error:
+        print(f"rag: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
