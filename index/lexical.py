@@ -9,7 +9,7 @@ import numpy as np
 
 from index.text import tokenize
 
-__all__ = ["LexicalIndex", "BM25_K1", "BM25_B"]
+__all__ = ["BM25_B", "BM25_K1", "LexicalIndex"]
 
 # Lucene-style BM25. k1/b measured on SciFact (see docs/benchmarks.md).
 BM25_K1 = 1.2

@@ -16,7 +16,7 @@ from pathlib import Path
 from index.errors import DocumentLoadError
 from index.types import Document
 
-__all__ = ["SUPPORTED_SUFFIXES", "LoadReport", "discover_files", "load_file", "load_documents"]
+__all__ = ["SUPPORTED_SUFFIXES", "LoadReport", "discover_files", "load_documents", "load_file"]
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -133,9 +133,7 @@ def _decode(data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise DocumentLoadError(
-            f"not valid UTF-8 (byte {error.start}); re-save the file as UTF-8"
-        ) from error
+        raise DocumentLoadError(f"not valid UTF-8 (byte {error.start}); re-save the file as UTF-8") from error
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -175,9 +173,7 @@ def _read_html(html: str) -> dict[str, object]:
     # trafilatura finds the main text of a page and drops menus, footers and ads.
     import trafilatura
 
-    extracted = trafilatura.bare_extraction(
-        html, include_comments=False, include_tables=True, with_metadata=True
-    )
+    extracted = trafilatura.bare_extraction(html, include_comments=False, include_tables=True, with_metadata=True)
     if extracted is None or not (extracted.text or "").strip():
         raise DocumentLoadError("no main text found in the HTML page")
     fields: dict[str, object] = {"text": extracted.text}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["PROJECT_ROOT", "DEFAULT_CORPUS", "default_index_dir"]
+__all__ = ["DEFAULT_CORPUS", "PROJECT_ROOT", "default_index_dir"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = PROJECT_ROOT / "corpus"

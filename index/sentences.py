@@ -16,9 +16,60 @@ __all__ = ["split_sentences"]
 
 # Words that end in a period without ending a sentence.
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof jr sr st vs etc e.g i.e u.s u.k u.n no nos fig figs inc ltd co corp
-    gen col lt sgt capt rep sen gov pres rev approx est dept univ vol pp al
-    jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "jr",
+        "sr",
+        "st",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "u.s",
+        "u.k",
+        "u.n",
+        "no",
+        "nos",
+        "fig",
+        "figs",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "rep",
+        "sen",
+        "gov",
+        "pres",
+        "rev",
+        "approx",
+        "est",
+        "dept",
+        "univ",
+        "vol",
+        "pp",
+        "al",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+    ]
 )
 
 # Sentence-final punctuation, optional closing quotes/brackets, then whitespace.

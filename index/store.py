@@ -31,7 +31,7 @@ from index.lexical import LexicalIndex
 from index.types import Chunk, Document
 from index.vector_store import VectorStore
 
-__all__ = ["FORMAT_VERSION", "Manifest", "IndexData", "write_build", "read_index", "build_lock"]
+__all__ = ["FORMAT_VERSION", "IndexData", "Manifest", "build_lock", "read_index", "write_build"]
 
 FORMAT_VERSION = 1
 _KEEP_OLD_BUILDS = 1  # the one before current stays, for readers still opening it

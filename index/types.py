@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Document", "Chunk", "Span"]
+__all__ = ["Chunk", "Document", "Span"]
 
 Span = tuple[int, int]
 

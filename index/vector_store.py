@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["VectorStore", "AUTO_HNSW_ABOVE", "INDEX_KINDS"]
+__all__ = ["AUTO_HNSW_ABOVE", "INDEX_KINDS", "VectorStore"]
 
 AUTO_HNSW_ABOVE = 50_000
 INDEX_KINDS = ("auto", "flat", "hnsw")
@@ -20,7 +20,7 @@ _HNSW_NEIGHBOURS = 32
 _HNSW_EF_SEARCH = 128
 
 
-def _faiss():  # noqa: ANN202
+def _faiss():
     import faiss  # imported on first use: keeps `rag --help` fast
 
     return faiss

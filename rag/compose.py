@@ -9,7 +9,7 @@ that does not match is dropped with its sentence, never shown.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +18,7 @@ from index.types import Document
 from rag.evidence import Evidence
 from rag.types import Citation
 
-__all__ = ["ComposeSettings", "REFUSAL", "choose_evidence", "compose", "verify_citation"]
+__all__ = ["REFUSAL", "ComposeSettings", "choose_evidence", "compose", "verify_citation"]
 
 REFUSAL = "The documents don't answer this question."
 _SPACES = re.compile(r"\s+")
@@ -26,7 +26,7 @@ _SPACES = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class ComposeSettings:
-    refuse_below: float = 0.45  # minimum support of the best sentence
+    refuse_below: float = 0.389  # minimum score of the best sentence (eval.calibrate)
     relative: float = 0.9  # further sentences need this share of the best score
     max_sentences: int = 3
     redundancy: float = 0.9  # skip a sentence this similar to one already chosen
@@ -36,10 +36,32 @@ def choose_evidence(
     ranked: Sequence[Evidence],
     settings: ComposeSettings,
     similarity: np.ndarray | None = None,
+    named_docs: Collection[str] = (),
 ) -> list[Evidence]:
-    """The best sentence, plus others nearly as good and not redundant with it."""
+    """The best sentence, plus others nearly as good and not redundant with it.
+
+    When the question names two or more documents ("How do Stockton and
+    Heinonen differ ..."), the best sentence of each named document is taken,
+    so a comparison quotes both sides.
+    """
     if not ranked or ranked[0].support < settings.refuse_below:
         return []
+
+    def redundant(i: int, chosen: list[int]) -> bool:
+        if similarity is None or i >= len(similarity):
+            return False
+        return any(j < len(similarity) and similarity[i, j] >= settings.redundancy for j in chosen)
+
+    if len(named_docs) >= 2:
+        chosen_by_doc: dict[str, int] = {}
+        for i, candidate in enumerate(ranked):
+            doc_id = candidate.sentence.doc_id
+            if doc_id in named_docs and doc_id not in chosen_by_doc:
+                chosen_by_doc[doc_id] = i
+        picked = sorted(chosen_by_doc.values())[: settings.max_sentences]
+        if len(picked) >= 2:
+            return [ranked[i] for i in picked]
+
     chosen = [0]
     best = ranked[0].score
     for i in range(1, len(ranked)):
@@ -48,7 +70,7 @@ def choose_evidence(
         candidate = ranked[i]
         if candidate.score < settings.relative * best or candidate.support < settings.refuse_below:
             break
-        if similarity is not None and any(similarity[i, j] >= settings.redundancy for j in chosen):
+        if redundant(i, chosen):
             continue
         chosen.append(i)
     return [ranked[i] for i in chosen]

@@ -28,12 +28,19 @@ from index.paths import DEFAULT_CORPUS, default_index_dir
 from index.store import IndexData, read_index, read_manifest
 from index.text import tokenize
 from rag.compose import REFUSAL, ComposeSettings, choose_evidence, compose
-from rag.evidence import DocumentFrequencies, EvidenceSettings, Sentence, candidate_sentences, score_sentences
+from rag.evidence import (
+    DocumentFrequencies,
+    Evidence,
+    EvidenceSettings,
+    Sentence,
+    candidate_sentences,
+    score_sentences,
+)
 from rag.followup import search_query
 from rag.retriever import HybridRetriever, RetrievalSettings
-from rag.types import Answer, Turn
+from rag.types import Answer, Passage, Turn
 
-__all__ = ["Engine", "AnswerSettings", "MAX_QUESTION_CHARS", "clean_question"]
+__all__ = ["MAX_QUESTION_CHARS", "AnswerSettings", "Engine", "clean_question"]
 
 MAX_QUESTION_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -56,12 +63,32 @@ def clean_question(question: str) -> str:
         raise InvalidQuestionError("the question is empty: type a question about the documents")
     if len(text) > MAX_QUESTION_CHARS:
         raise InvalidQuestionError(
-            f"the question is {len(text):,} characters long; ask it in at most "
-            f"{MAX_QUESTION_CHARS:,} characters"
+            f"the question is {len(text):,} characters long; ask it in at most {MAX_QUESTION_CHARS:,} characters"
         )
     if not any(ch.isalnum() for ch in text):
         raise InvalidQuestionError("the question has no words in it: type a question about the documents")
     return text
+
+
+@dataclass(frozen=True)
+class FoundEvidence:
+    data: IndexData
+    query: str
+    passages: list[Passage]
+    evidence: list[Evidence]  # best first
+    similarity: np.ndarray | None  # cosine between the evidence sentences
+    named_docs: set[str]  # documents the question names by author or title
+    retrieve_seconds: float
+
+
+def named_documents(question: str, names: dict[str, set[str]]) -> set[str]:
+    """Documents whose author or title words (not common words) appear in the question."""
+    words = set(tokenize(question))
+    counts: dict[str, int] = {}
+    for tokens in names.values():
+        for token in tokens:
+            counts[token] = counts.get(token, 0) + 1
+    return {doc_id for doc_id, tokens in names.items() if any(counts[t] == 1 and t in words for t in tokens)}
 
 
 class Engine:
@@ -152,32 +179,28 @@ class Engine:
                     self._sentence_vectors[keys[i]] = fresh[row]
         return np.vstack([self._sentence_vectors[key] for key in keys])
 
-    def ask(
+    def find_evidence(
         self,
         question: str,
         history: Sequence[Turn] = (),
         *,
         k: int = 5,
         doc_ids: Collection[str] | None = None,
-        id: object = None,  # noqa: A002 - the JSON contract's field name
-    ) -> Answer:
+    ) -> FoundEvidence:
+        """Retrieve passages and score their sentences as evidence (no answer yet)."""
         started = time.perf_counter()
         question = clean_question(question)
         k = max(1, min(int(k), 50))
-        data, settings = self._data, self.settings
-        retriever = self._retriever
+        data, settings, retriever = self._data, self.settings, self._retriever
         if doc_ids:
             unknown = sorted(set(doc_ids) - set(data.documents))
             if unknown:
-                raise InvalidQuestionError(
-                    f"unknown document id(s): {', '.join(unknown)}; see `rag docs` for the ids"
-                )
-
+                raise InvalidQuestionError(f"unknown document id(s): {', '.join(unknown)}; see `rag docs` for the ids")
         query = search_query(question, history)
         query_vector = self._embed([query])[0]
         ranked = retriever.rank(query, query_vector, doc_ids, limit=max(k, settings.pool) * 2)
         passages = retriever.passages(ranked, k)
-        retrieved = time.perf_counter()
+        retrieve_seconds = time.perf_counter() - started
 
         candidates = candidate_sentences(data, ranked[: max(k, settings.pool)])
         evidence = score_sentences(
@@ -189,23 +212,40 @@ class Engine:
             lambda doc_id: self._names.get(doc_id, set()),
             settings.evidence,
         )
+        # Redundancy is only ever checked among the first few candidates.
         top = evidence[: settings.compose.max_sentences * 4]
         similarity = None
         if len(top) > 1:
             vectors = self._sentence_vectors_for([e.sentence for e in top])
             similarity = vectors @ vectors.T
-        chosen = choose_evidence(top, settings.compose, similarity)
+        named = named_documents(question, self._names)
+        return FoundEvidence(data, query, passages, evidence, similarity, named, retrieve_seconds)
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        *,
+        k: int = 5,
+        doc_ids: Collection[str] | None = None,
+        id: object = None,
+    ) -> Answer:
+        started = time.perf_counter()
+        question = clean_question(question)
+        found = self.find_evidence(question, history, k=k, doc_ids=doc_ids)
+        chosen = choose_evidence(found.evidence, self.settings.compose, found.similarity, found.named_docs)
         selected = time.perf_counter()
 
-        text, citations = compose(chosen, data.documents)
+        text, citations = compose(chosen, found.data.documents)
         refused = not citations
         finished = time.perf_counter()
+        retrieved = started + found.retrieve_seconds
         return Answer(
             question=question,
             answer=REFUSAL if refused else text,
             refused=refused,
             citations=citations,
-            passages=passages,
+            passages=found.passages,
             timings_ms={
                 "retrieve": (retrieved - started) * 1000,
                 "select": (selected - retrieved) * 1000,
@@ -213,6 +253,6 @@ class Engine:
                 "total": (finished - started) * 1000,
             },
             id=id,
-            support=evidence[0].support if evidence else 0.0,
-            search_query=query,
+            support=found.evidence[0].support if found.evidence else 0.0,
+            search_query=found.query,
         )

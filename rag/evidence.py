@@ -10,10 +10,11 @@ Each candidate sentence gets four signals, all in [0, 1]:
   makes sense with the one before it ("He added that ...") is not lost;
 - passage: the fused retrieval score of the best chunk holding it.
 
-The mix is `score`; `support` (semantic and coverage only) is what the refusal
-threshold compares, because those two say whether *this sentence* answers,
-while the passage prior only says where to look. Weights and the threshold were
-calibrated on the eval set with `python -m eval.calibrate` (docs/calibration.md).
+The weighted mean of the four is the sentence's `score`, which both ranks the
+sentences and, for the best one, is the `support` that the refusal threshold
+compares. Weights and threshold were calibrated on the eval set with
+`python -m eval.calibrate` (docs/calibration.md has the numbers). Short lines
+(headings, bylines) are scaled down by `brevity`: they are rarely an answer.
 """
 
 from __future__ import annotations
@@ -28,18 +29,26 @@ from index.store import IndexData
 from index.text import tokenize
 from rag.retriever import ScoredChunk
 
-__all__ = ["EvidenceSettings", "Sentence", "Evidence", "score_sentences", "DocumentFrequencies"]
+__all__ = ["DocumentFrequencies", "Evidence", "EvidenceSettings", "Sentence", "score_sentences"]
 
 
 @dataclass(frozen=True)
 class EvidenceSettings:
-    w_semantic: float = 0.5
-    w_coverage: float = 0.3
+    w_semantic: float = 1.0
+    w_coverage: float = 0.5
     w_context: float = 0.1
     w_passage: float = 0.1
-    # support = s_semantic * semantic + (1 - s_semantic) * coverage
-    s_semantic: float = 0.6
     min_words: int = 5  # shorter lines (headings, bylines) are weak evidence
+
+    def combine(self, semantic: float, coverage: float, context: float, passage: float) -> float:
+        """The weighted mean of the four signals, in [0, 1]."""
+        total = self.w_semantic + self.w_coverage + self.w_context + self.w_passage
+        return (
+            self.w_semantic * semantic
+            + self.w_coverage * coverage
+            + self.w_context * context
+            + self.w_passage * passage
+        ) / total
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,8 @@ class Evidence:
     semantic: float
     coverage: float
     passage: float
+    context: float = 0.0
+    brevity: float = 1.0
 
 
 class DocumentFrequencies:
@@ -137,13 +148,7 @@ def score_sentences(
         words = len(sentence.text.split())
         brevity = min(1.0, words / settings.min_words)
         sem = float(semantic[i]) * brevity
-        support = settings.s_semantic * sem + (1 - settings.s_semantic) * coverage * brevity
-        score = (
-            settings.w_semantic * sem
-            + settings.w_coverage * coverage * brevity
-            + settings.w_context * context
-            + settings.w_passage * passage_score
-        )
-        scored.append(Evidence(sentence, score, support, sem, coverage, passage_score))
+        score = settings.combine(sem, coverage * brevity, context, passage_score)
+        scored.append(Evidence(sentence, score, score, sem, coverage, passage_score, context, brevity))
     scored.sort(key=lambda e: -e.score)
     return scored

@@ -17,7 +17,7 @@ from index.store import IndexData
 from index.text import normalize
 from rag.types import Passage
 
-__all__ = ["RetrievalSettings", "ScoredChunk", "HybridRetriever"]
+__all__ = ["HybridRetriever", "RetrievalSettings", "ScoredChunk"]
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,7 @@ class HybridRetriever:
         if settings.mode != "lexical":
             scores, rows = self.data.dense.search(query_vector, depth)
             dense_all[rows] = scores
-        lexical_all = (
-            self.data.lexical.scores(query)
-            if settings.mode != "dense"
-            else np.zeros(total, dtype=np.float32)
-        )
+        lexical_all = self.data.lexical.scores(query) if settings.mode != "dense" else np.zeros(total, dtype=np.float32)
 
         candidates = set(np.flatnonzero(~np.isnan(dense_all)).tolist())
         if settings.mode != "dense":
@@ -108,10 +104,7 @@ class HybridRetriever:
         else:
             fused = settings.alpha * _minmax(dense) + (1 - settings.alpha) * _minmax(lexical)
         order = np.argsort(-fused, kind="stable")[:limit]
-        return [
-            ScoredChunk(int(rows[i]), float(fused[i]), float(dense[i]), float(lexical[i]))
-            for i in order
-        ]
+        return [ScoredChunk(int(rows[i]), float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
 
     def passages(self, ranked: list[ScoredChunk], k: int) -> list[Passage]:
         """The top k distinct passages: a chunk overlapping a better one is dropped."""
@@ -119,10 +112,7 @@ class HybridRetriever:
         seen_text: set[str] = set()
         for hit in ranked:
             chunk = self.data.chunks[hit.row]
-            overlaps = any(
-                p.doc_id == chunk.doc_id and p.start < chunk.end and chunk.start < p.end
-                for p in chosen
-            )
+            overlaps = any(p.doc_id == chunk.doc_id and p.start < chunk.end and chunk.start < p.end for p in chosen)
             key = normalize(chunk.text)
             if overlaps or key in seen_text:
                 continue

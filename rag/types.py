@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Passage", "Citation", "Answer", "Turn"]
+__all__ = ["Answer", "Citation", "Passage", "Turn"]
 
 
 @dataclass(frozen=True)

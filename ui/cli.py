@@ -19,29 +19,56 @@ __all__ = ["main"]
 
 
 def _add_index_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--index-dir", type=Path, default=None, help="index folder (default: .rag-index/ in the project, or $RAG_INDEX_DIR)")
-    parser.add_argument("--model", default=None, help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2, or $RAG_MODEL)")
+    parser.add_argument(
+        "--index-dir",
+        type=Path,
+        default=None,
+        help="index folder (default: .rag-index/ in the project, or $RAG_INDEX_DIR)",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2, or $RAG_MODEL)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rag", description="Grounded answers with verbatim quotes from your documents.")
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Grounded answers with verbatim quotes from your documents."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     index = commands.add_parser("index", help="build or update the index (only new or changed files are embedded)")
-    index.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the last indexed sources, else the shipped corpus/)")
+    index.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="files or folders (default: the last indexed sources, else the shipped corpus/)",
+    )
     _add_index_options(index)
     index.add_argument("--json", action="store_true", help="print one JSON summary object")
     index.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything again")
-    index.add_argument("--vector-index", choices=["auto", "flat", "hnsw"], default="auto", help="FAISS index type (auto: flat up to 50,000 chunks, HNSW above)")
+    index.add_argument(
+        "--vector-index",
+        choices=["auto", "flat", "hnsw"],
+        default="auto",
+        help="FAISS index type (auto: flat up to 50,000 chunks, HNSW above)",
+    )
     index.add_argument("--chunk-size", type=int, default=None, help="chunk size in model tokens (default 128)")
 
     ask = commands.add_parser("ask", help="answer a question with quotes from the documents")
     ask.add_argument("question", nargs="?", help="the question (or use --questions)")
     _add_index_options(ask)
     ask.add_argument("--k", type=int, default=5, help="passages to retrieve (default 5)")
-    ask.add_argument("--doc", action="append", default=[], metavar="DOC_ID", help="only search this document (repeatable)")
-    ask.add_argument("--history", type=Path, help="JSON file with earlier turns: [{\"role\": \"user\"|\"assistant\", \"content\": ...}]")
-    ask.add_argument("--questions", type=Path, help="JSONL file of {\"id\", \"question\"[, \"history\"]} lines, answered in one process")
+    ask.add_argument(
+        "--doc", action="append", default=[], metavar="DOC_ID", help="only search this document (repeatable)"
+    )
+    ask.add_argument(
+        "--history", type=Path, help='JSON file with earlier turns: [{"role": "user"|"assistant", "content": ...}]'
+    )
+    ask.add_argument(
+        "--questions", type=Path, help='JSONL file of {"id", "question"[, "history"]} lines, answered in one process'
+    )
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON (one line per question)")
 
     chat = commands.add_parser("chat", help="start the web chat")
@@ -62,13 +89,15 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.add_argument("--out", type=Path, default=None, help="report folder (default: eval/reports/)")
     evaluate.add_argument("--thresholds", type=Path, default=None, help="gate config (default: eval/thresholds.json)")
-    evaluate.add_argument("--benchmark", choices=["scifact", "clapnq"], default=None, help="run an outside benchmark instead")
+    evaluate.add_argument(
+        "--benchmark", choices=["scifact", "clapnq"], default=None, help="run an outside benchmark instead"
+    )
     evaluate.add_argument("--data", type=Path, default=None, help="benchmark data folder")
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N benchmark questions")
     return parser
 
 
-def _embedder(args: argparse.Namespace):  # noqa: ANN202
+def _embedder(args: argparse.Namespace):
     from index.embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(args.model)
@@ -80,7 +109,7 @@ def _index_dir(args: argparse.Namespace) -> Path:
     return Path(args.index_dir) if args.index_dir else default_index_dir()
 
 
-def _print_summary(summary, as_json: bool) -> None:  # noqa: ANN001
+def _print_summary(summary, as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary.to_json()))
         return
@@ -112,16 +141,16 @@ def cmd_index(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
         vector_index=args.vector_index,
         rebuild=args.rebuild,
-        progress=not args.json and sys.stderr.isatty() or os.environ.get("RAG_PROGRESS") == "1",
+        progress=(not args.json and sys.stderr.isatty()) or os.environ.get("RAG_PROGRESS") == "1",
     )
     _print_summary(summary, args.json)
     return 0
 
 
-def _open_engine(args: argparse.Namespace):  # noqa: ANN202
+def _open_engine(args: argparse.Namespace):
     from rag.engine import Engine
 
-    def announce(summary) -> None:  # noqa: ANN001
+    def announce(summary) -> None:
         print(f"no index yet: built one from the default corpus ({summary.chunks} chunks)", file=sys.stderr)
 
     return Engine.open(_index_dir(args), embedder=_embedder(args), progress=sys.stderr.isatty(), on_build=announce)
@@ -131,13 +160,14 @@ def _read_history(raw: object, where: str) -> list:
     from rag.types import Turn
 
     if not isinstance(raw, list) or not all(
-        isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str) for t in raw
+        isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
+        for t in raw
     ):
-        raise InvalidQuestionError(f"{where}: history must be a list of {{\"role\": \"user\"|\"assistant\", \"content\": str}}")
+        raise InvalidQuestionError(f'{where}: history must be a list of {{"role": "user"|"assistant", "content": str}}')
     return [Turn(t["role"], t["content"]) for t in raw]
 
 
-def format_answer(answer) -> str:  # noqa: ANN001
+def format_answer(answer) -> str:
     """The readable (non-JSON) form of an answer for a terminal."""
     lines = [answer.answer, ""]
     if answer.refused:
@@ -157,7 +187,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.questions and args.question:
         raise InvalidQuestionError("give either a question or --questions FILE, not both")
     if not args.questions and (args.question is None or not args.question.strip()):
-        raise InvalidQuestionError("the question is empty: rag ask \"your question\"")
+        raise InvalidQuestionError('the question is empty: rag ask "your question"')
     history = []
     if args.history:
         try:
@@ -176,7 +206,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return _ask_many(engine, args)
 
 
-def _ask_many(engine, args: argparse.Namespace) -> int:  # noqa: ANN001
+def _ask_many(engine, args: argparse.Namespace) -> int:
     try:
         lines = args.questions.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
@@ -195,7 +225,9 @@ def _ask_many(engine, args: argparse.Namespace) -> int:  # noqa: ANN001
             failures += 1
             print(f"{args.questions}:{number}: skipped: {error}", file=sys.stderr)
             continue
-        print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer) + "\n", flush=True)
+        print(
+            json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer) + "\n", flush=True
+        )
     return 2 if failures else 0
 
 
@@ -204,7 +236,13 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
     data = read_index(_index_dir(args))
     rows = [
-        {"doc_id": d.id, "title": d.title, "authors": list(d.authors), "date": d.date, "chunks": data.manifest.documents[d.id]["chunks"]}
+        {
+            "doc_id": d.id,
+            "title": d.title,
+            "authors": list(d.authors),
+            "date": d.date,
+            "chunks": data.manifest.documents[d.id]["chunks"],
+        }
         for d in data.documents.values()
     ]
     if args.json:
@@ -221,7 +259,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
     auth = args.auth or os.environ.get("RAG_AUTH")
     if auth and ":" not in auth:
         raise InvalidQuestionError("--auth must look like user:password")
-    serve(_open_engine(args), host=args.host, port=args.port, auth=auth, share=args.share, feedback_log=args.feedback_log)
+    serve(
+        _open_engine(args), host=args.host, port=args.port, auth=auth, share=args.share, feedback_log=args.feedback_log
+    )
     return 0
 
 
