@@ -91,10 +91,8 @@ def evaluate_item(
     spans = [e.text for e in item.evidence]
     passages = [p.text for p in answer.passages]
     hits = evidence_hits(passages, spans)
-    if item.needs_all_evidence:
-        recall = sum(hits) / len(hits) if hits else 0.0
-    else:
-        recall = float(any(hits))
+    # Multi-sentence and comparison items need every span; the others any one.
+    recall = (sum(hits) / len(hits) if hits else 0.0) if item.needs_all_evidence else float(any(hits))
     keywords = keyword_hits(answer.answer, item.keywords) if not answer.refused else [False] * len(item.keywords)
     statements, supported, cited, supporting = _judge_citations(answer, judge)
     return ItemResult(
