@@ -16,60 +16,9 @@ __all__ = ["split_sentences"]
 
 # Words that end in a period without ending a sentence.
 _ABBREVIATIONS = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "jr",
-        "sr",
-        "st",
-        "vs",
-        "etc",
-        "e.g",
-        "i.e",
-        "u.s",
-        "u.k",
-        "u.n",
-        "no",
-        "nos",
-        "fig",
-        "figs",
-        "inc",
-        "ltd",
-        "co",
-        "corp",
-        "gen",
-        "col",
-        "lt",
-        "sgt",
-        "capt",
-        "rep",
-        "sen",
-        "gov",
-        "pres",
-        "rev",
-        "approx",
-        "est",
-        "dept",
-        "univ",
-        "vol",
-        "pp",
-        "al",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-    ]
+    """mr mrs ms dr prof jr sr st vs etc e.g i.e u.s u.k u.n no nos fig figs inc ltd co corp gen col lt
+    sgt capt rep sen gov pres rev approx est dept univ vol pp al jan feb mar apr jun jul aug sep
+    sept oct nov dec""".split()
 )
 
 # Sentence-final punctuation, optional closing quotes/brackets, then whitespace.
@@ -94,9 +43,7 @@ def _ends_sentence(text: str, punct_start: int, after: int) -> bool:
     if word in _ABBREVIATIONS:
         return False
     # A single capital letter is an initial ("Jack F. Matlock").
-    if len(word) == 1 and word.isalpha():
-        return False
-    return True
+    return not (len(word) == 1 and word.isalpha())
 
 
 def _strip(text: str, start: int, end: int) -> Span | None:

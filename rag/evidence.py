@@ -19,6 +19,7 @@ compares. Weights and threshold were calibrated on the eval set with
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -135,7 +136,7 @@ def score_sentences(
     # Neighbours: the previous and next sentence of the same document among the candidates.
     ordered = sorted(range(len(sentences)), key=lambda i: (sentences[i].doc_id, sentences[i].start))
     neighbours: dict[int, list[int]] = {i: [] for i in range(len(sentences))}
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if sentences[a].doc_id == sentences[b].doc_id:
             neighbours[a].append(b)
             neighbours[b].append(a)

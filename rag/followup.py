@@ -19,30 +19,8 @@ __all__ = ["is_follow_up", "search_query"]
 
 _OPENERS = re.compile(r"^(and|but|also|so|then|what about|how about|and what|what else)\b", re.I)
 _BACK_REFERENCES = frozenset(
-    [
-        "he",
-        "she",
-        "it",
-        "they",
-        "him",
-        "her",
-        "them",
-        "his",
-        "hers",
-        "its",
-        "their",
-        "theirs",
-        "that",
-        "this",
-        "those",
-        "these",
-        "there",
-        "then",
-        "such",
-        "same",
-        "former",
-        "latter",
-    ]
+    """he she it they him her them his hers its their theirs that this those these there then such same
+    former latter""".split()
 )
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
 _MARKER = re.compile(r"\s*\[\d+\]")

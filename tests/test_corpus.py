@@ -35,9 +35,7 @@ ALLOWED_KEYS = {
 # After a sentence end (. ! ?), optionally followed by up to two closing quotes
 # or brackets (kept with the sentence), then whitespace; also at newlines.
 _CLOSE = "[\"'”’“)\\]]"
-SENTENCE_SPLIT = re.compile(
-    rf"(?:(?<=[.!?])|(?<=[.!?]{_CLOSE})|(?<=[.!?]{_CLOSE}{_CLOSE}))\s+|\n+"
-)
+SENTENCE_SPLIT = re.compile(rf"(?:(?<=[.!?])|(?<=[.!?]{_CLOSE})|(?<=[.!?]{_CLOSE}{_CLOSE}))\s+|\n+")
 # A sentence end glued to the next sentence without a space, as left behind
 # by pull-quotes ("...US hegemony.A Russian triumph ...").
 GLUED_SENTENCE = re.compile(r"[a-z][.!?][\"”’)]?[A-Z]")
@@ -69,35 +67,20 @@ ENDPOINTS = {
             "to stability; rather, it rewards Vladimir Putin for an unprovoked war "
             "of aggression and the illegal occupation of sovereign territory."
         ),
-        (
-            "If the ruling powers attempt to impose war upon us, the answer must "
-            "not be submission, but revolution."
-        ),
-        (
-            "If the ruling powers attempt to impose war upon us, the answer must "
-            "not be submission, but revolution."
-        ),
+        ("If the ruling powers attempt to impose war upon us, the answer must not be submission, but revolution."),
+        ("If the ruling powers attempt to impose war upon us, the answer must not be submission, but revolution."),
     ),
     "smirnova-sakhnin-peace-from-below.md": (
-        (
-            "The Trump administration now looks closer than ever to stopping the "
-            "conflict between Russia and Ukraine."
-        ),
+        ("The Trump administration now looks closer than ever to stopping the conflict between Russia and Ukraine."),
         (
             "Victory of progressive forces — nationally or globally — is impossible "
             "without a clear strategy to end the war that sustains today’s ruling "
             "classes."
         ),
-        (
-            "He is a member of the Progressive International Council and "
-            "Socialists Against War."
-        ),
+        ("He is a member of the Progressive International Council and Socialists Against War."),
     ),
     HEINONEN: (
-        (
-            "US President Donald Trump has made it very clear that he is an enemy "
-            "of Europe."
-        ),
+        ("US President Donald Trump has made it very clear that he is an enemy of Europe."),
         (
             "Therefore, Trump’s peace plan has the potential to resolve the core "
             "issues that have been contributing to tensions in Europe since the "
@@ -147,7 +130,7 @@ def seed_text(seeds_dir: Path, meta: dict) -> str:
 
 
 def test_expected_documents_present():
-    assert EXPECTED_DOCS <= set(DOCS)
+    assert set(DOCS) >= EXPECTED_DOCS
 
 
 @pytest.mark.parametrize("name", sorted(DOCS))
@@ -203,9 +186,7 @@ def test_body_format(name):
         assert "  " not in paragraph, f"{name}: run of spaces"
         assert not paragraph.startswith("#"), f"{name}: markdown heading added"
         # A paragraph starting in lower case is the tail of a broken paragraph.
-        assert not paragraph[0].islower(), (
-            f"{name}: broken paragraph {paragraph[:40]!r}"
-        )
+        assert not paragraph[0].islower(), f"{name}: broken paragraph {paragraph[:40]!r}"
 
 
 @pytest.mark.parametrize("name", sorted(DOCS))
@@ -232,20 +213,13 @@ def test_no_sentence_appears_twice():
         for sentence in split_sentences(body):
             if len(sentence) <= 40:
                 continue
-            assert sentence not in seen, (
-                f"{sentence!r} appears in {seen[sentence]} and again in {name}"
-            )
+            assert sentence not in seen, f"{sentence!r} appears in {seen[sentence]} and again in {name}"
             seen[sentence] = name
 
 
 def test_no_near_duplicate_sentences():
     """Pull-quotes repeat a sentence with small changes ("finally" dropped)."""
-    sentences = [
-        (name, s.lower())
-        for name, (_, body) in DOCS.items()
-        for s in split_sentences(body)
-        if len(s) > 40
-    ]
+    sentences = [(name, s.lower()) for name, (_, body) in DOCS.items() for s in split_sentences(body) if len(s) > 40]
     for i, (name_a, a) in enumerate(sentences):
         for name_b, b in sentences[i + 1 :]:
             matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)

@@ -105,17 +105,13 @@ def test_categories_valid_and_consistent_with_answerable():
         category = item.get("category")
         assert category in CATEGORIES, f"{item_id(item)}: bad category {category!r}"
         expected = category in ANSWERABLE_CATEGORIES
-        assert item.get("answerable") is expected, (
-            f"{item_id(item)}: category {category} needs answerable={expected}"
-        )
+        assert item.get("answerable") is expected, f"{item_id(item)}: category {category} needs answerable={expected}"
 
 
 def test_counts():
     counts = Counter(item.get("category") for item in ITEMS)
     assert len(ITEMS) >= MIN_ITEMS, f"only {len(ITEMS)} items"
-    assert len(UNANSWERABLE) >= MIN_UNANSWERABLE, (
-        f"only {len(UNANSWERABLE)} unanswerable"
-    )
+    assert len(UNANSWERABLE) >= MIN_UNANSWERABLE, f"only {len(UNANSWERABLE)} unanswerable"
     assert counts["unanswerable_on_topic"] > 0, "no on-topic unanswerable items"
     assert counts["unanswerable_off_topic"] > 0, "no off-topic unanswerable items"
     missing = [c for c in sorted(ANSWERABLE_CATEGORIES) if counts[c] == 0]
@@ -159,9 +155,7 @@ def test_keywords_occur_in_an_evidence_document(item):
     assert texts, "no evidence document found"
     for keyword in item["keywords"]:
         needle = normalise(keyword).lower()
-        assert any(needle in t for t in texts), (
-            f"keyword {keyword!r} not found in any of {sorted(doc_ids)}"
-        )
+        assert any(needle in t for t in texts), f"keyword {keyword!r} not found in any of {sorted(doc_ids)}"
 
 
 def test_followups_point_to_earlier_answerable_items():
@@ -170,16 +164,12 @@ def test_followups_point_to_earlier_answerable_items():
     for item in FOLLOWUPS:
         iid = item_id(item)
         target = item.get("follows")
-        assert isinstance(target, str) and target in position, (
-            f"{iid}: bad follows {target!r}"
-        )
+        assert isinstance(target, str) and target in position, f"{iid}: bad follows {target!r}"
         assert position[target] < position[iid], f"{iid} follows a later item {target}"
         base = ITEMS[position[target]]
         assert base.get("answerable") is True, f"{iid} follows an unanswerable item"
         standalone = item.get("standalone")
-        assert isinstance(standalone, str) and standalone.strip(), (
-            f"{iid}: no standalone"
-        )
+        assert isinstance(standalone, str) and standalone.strip(), f"{iid}: no standalone"
 
 
 def test_only_followups_carry_followup_fields():

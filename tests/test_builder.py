@@ -1,0 +1,114 @@
+"""Incremental indexing and index compatibility, with a counting fake embedder."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.builder import build_index
+from index.errors import IndexMismatchError, IndexNotFoundError
+from index.store import current_build, read_index
+from tests.fakes import CountingEmbedder
+
+
+def write_corpus(folder: Path) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / "alpha.txt").write_text("Alpha talks about Geneva. " * 30)
+    (folder / "beta.md").write_text("---\ntitle: Beta\n---\nBeta is about troops and reserves. " * 1 + "More. " * 50)
+    (folder / "gamma.txt").write_text("Gamma mentions the Arctic region. " * 25)
+
+
+def test_unchanged_corpus_embeds_nothing_and_a_changed_file_only_its_chunks(tmp_path: Path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    embedder = CountingEmbedder()
+    first = build_index([corpus], index_dir, embedder)
+    assert first.documents == 3 and first.embedded == first.chunks > 3
+
+    embedder.embedded.clear()
+    again = build_index([corpus], index_dir, embedder)
+    assert (again.embedded, again.removed, embedder.embedded) == (0, 0, [])
+
+    (corpus / "gamma.txt").write_text("Gamma now mentions Svalbard instead. " * 25)
+    changed = build_index([corpus], index_dir, embedder)
+    data = read_index(index_dir)
+    gamma_chunks = [c.text for c in data.chunks if c.doc_id == "gamma"]
+    assert changed.embedded == len(gamma_chunks) and sorted(embedder.embedded) == sorted(gamma_chunks)
+    assert all("Svalbard" in text for text in embedder.embedded)
+
+
+def test_deleted_files_are_removed_and_new_ones_added(tmp_path: Path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    embedder = CountingEmbedder()
+    build_index([corpus], index_dir, embedder)
+    (corpus / "alpha.txt").unlink()
+    (corpus / "delta.txt").write_text("Delta is new.")
+    summary = build_index([corpus], index_dir, embedder)
+    data = read_index(index_dir)
+    assert summary.removed == 1
+    assert sorted(data.documents) == ["beta", "delta", "gamma"]
+    assert {c.doc_id for c in data.chunks} == {"beta", "delta", "gamma"}
+    assert data.vectors.shape[0] == len(data.chunks) == len(data.dense)
+
+
+def test_a_file_that_turns_unreadable_keeps_its_indexed_version(tmp_path: Path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    embedder = CountingEmbedder()
+    build_index([corpus], index_dir, embedder)
+    (corpus / "alpha.txt").write_bytes(b"\x00\x00 corrupted")
+    summary = build_index([corpus], index_dir, embedder)
+    assert summary.skipped and "binary" in summary.skipped[0][1]
+    data = read_index(index_dir)
+    assert "alpha" in data.documents and "Geneva" in data.documents["alpha"].text
+
+
+def test_offsets_hold_for_every_stored_chunk(tmp_path: Path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    build_index([corpus], index_dir, CountingEmbedder())
+    data = read_index(index_dir)
+    for chunk in data.chunks:
+        document = data.documents[chunk.doc_id]
+        assert document.text[chunk.start : chunk.end] == chunk.text
+        assert all(chunk.start <= s < e <= chunk.end for s, e in chunk.sentences)
+
+
+def test_loading_with_another_model_or_format_says_how_to_rebuild(tmp_path: Path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    build_index([corpus], index_dir, CountingEmbedder(name="model-a"))
+    with pytest.raises(IndexMismatchError, match="rag index --rebuild"):
+        read_index(index_dir, expect_model="model-b")
+
+    manifest_path = current_build(index_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "format_version": 999}))
+    with pytest.raises(IndexMismatchError, match="rag index --rebuild"):
+        read_index(index_dir)
+
+
+def test_indexing_with_a_new_model_rebuilds_everything(tmp_path: Path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    build_index([corpus], index_dir, CountingEmbedder(name="model-a"))
+    summary = build_index([corpus], index_dir, CountingEmbedder(name="model-b"))
+    assert summary.embedded == summary.chunks and read_index(index_dir, expect_model="model-b")
+
+
+def test_missing_index_names_the_command(tmp_path: Path):
+    with pytest.raises(IndexNotFoundError, match="rag index"):
+        read_index(tmp_path / "nothing")
+
+
+def test_hnsw_is_chosen_by_flag_and_searches(tmp_path: Path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    embedder = CountingEmbedder()
+    build_index([corpus], index_dir, embedder, vector_index="hnsw")
+    data = read_index(index_dir)
+    assert data.dense.kind == "hnsw" and data.manifest.vector_index == "hnsw"
+    query = embedder.embed(["Arctic region"])[0]
+    _scores, rows = data.dense.search(query, 3)
+    assert data.chunks[int(rows[0])].doc_id == "gamma"

@@ -1,0 +1,109 @@
+"""The `rag` command as a user runs it: real subprocesses, the JSON contracts, exit codes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ANSWER_FIELDS = {"id", "question", "answer", "refused", "citations", "passages", "timings_ms"}
+CITATION_FIELDS = {"n", "doc_id", "title", "quote", "start", "end", "page", "score"}
+PASSAGE_FIELDS = {"doc_id", "chunk_id", "title", "text", "start", "end", "score"}
+
+
+def rag(*args: str, index_dir: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAG_INDEX_DIR": str(index_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, env=env, timeout=300, input=stdin
+    )
+
+
+def test_index_json_contract_and_incremental_rerun(tmp_path: Path):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("The summit took place in Geneva. Rubio attended.")
+    (corpus / "b.bin").write_bytes(b"\x00")
+    first = rag("index", str(corpus), "--json", index_dir=tmp_path / "idx")
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert set(summary) == {"documents", "chunks", "embedded", "removed", "skipped", "seconds"}
+    assert summary["documents"] == 1 and summary["embedded"] == summary["chunks"] >= 1
+    assert summary["skipped"] == [{"path": str(corpus / "b.bin"), "reason": "unsupported file type .bin"}]
+    again = json.loads(rag("index", "--json", index_dir=tmp_path / "idx").stdout)  # sources remembered
+    assert again["embedded"] == 0 and again["documents"] == 1
+
+
+def test_ask_json_contract(corpus_index: Path):
+    result = rag("ask", "Who was dispatched to Geneva?", "--json", "--k", "3", index_dir=corpus_index)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) >= ANSWER_FIELDS
+    assert set(answer["timings_ms"]) == {"retrieve", "select", "compose", "total"}
+    assert len(answer["passages"]) == 3 and all(set(p) >= PASSAGE_FIELDS for p in answer["passages"])
+    assert answer["citations"] and all(set(c) >= CITATION_FIELDS for c in answer["citations"])
+    assert answer["citations"][0]["n"] == 1 and "[1]" in answer["answer"]
+
+
+def test_readable_answer_and_history_file(corpus_index: Path, tmp_path: Path):
+    plain = rag("ask", "What share of Russians say they are tired of the war?", index_dir=corpus_index)
+    assert plain.returncode == 0 and "57 percent" in plain.stdout and "[1] For a Peace From Below" in plain.stdout
+    history = tmp_path / "history.json"
+    history.write_text(
+        json.dumps(
+            [
+                {"role": "user", "content": "What did Yuri Ushakov say about the texts?"},
+                {"role": "assistant", "content": "Russian diplomat Yuri Ushakov had already said that ... [1]"},
+            ]
+        )
+    )
+    follow = rag("ask", "Who said that?", "--history", str(history), "--json", index_dir=corpus_index)
+    assert "Ushakov" in json.loads(follow.stdout)["answer"]
+
+
+def test_many_questions_in_one_process_with_a_bad_line(corpus_index: Path, tmp_path: Path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"id": "a", "question": "Who was dispatched to Geneva?"}\n'
+        "this is not json\n"
+        '{"id": 7, "question": "What is a good banana bread recipe?"}\n'
+        '{"id": "c", "question": "   "}\n'
+    )
+    result = rag("ask", "--questions", str(questions), "--json", index_dir=corpus_index)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["id"] for line in lines] == ["a", 7]
+    assert lines[1]["refused"] is True
+    assert f"{questions}:2:" in result.stderr and f"{questions}:4:" in result.stderr
+    assert result.returncode == 2
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_exits_2_with_a_message(corpus_index: Path, question: str):
+    result = rag("ask", question, index_dir=corpus_index)
+    assert result.returncode == 2 and "empty" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_huge_question_is_a_message_not_a_traceback(corpus_index: Path, tmp_path: Path):
+    questions = tmp_path / "big.jsonl"
+    questions.write_text(json.dumps({"id": "big", "question": "x" * 100_000}) + "\n")
+    result = rag("ask", "--questions", str(questions), "--json", index_dir=corpus_index)
+    assert "characters" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_docs_lists_the_corpus(corpus_index: Path):
+    rows = json.loads(rag("docs", "--json", index_dir=corpus_index).stdout)
+    assert {r["doc_id"] for r in rows} == {
+        "stockton-russian-us-talks",
+        "smirnova-sakhnin-peace-from-below",
+        "heinonen-least-bad-option",
+    }
+
+
+def test_help_is_fast_and_lists_commands():
+    result = subprocess.run([sys.executable, "-m", "ui.cli", "--help"], capture_output=True, text=True, timeout=60)
+    assert all(word in result.stdout for word in ("index", "ask", "chat", "eval"))
+    probe = "import sys, ui.cli; ui.cli._parser(); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"

@@ -1,0 +1,56 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from index.sentences import split_sentences
+
+
+def texts_of(text: str) -> list[str]:
+    return [text[s:e] for s, e in split_sentences(text)]
+
+
+def test_splits_prose_and_keeps_initials_and_abbreviations():
+    text = "Jack F. Matlock Jr., who served in Moscow, agreed. The U.S. left. Did it? Yes!"
+    assert texts_of(text) == [
+        "Jack F. Matlock Jr., who served in Moscow, agreed.",
+        "The U.S. left.",
+        "Did it?",
+        "Yes!",
+    ]
+
+
+def test_closing_quotes_stay_with_their_sentence_and_lines_end_sentences():
+    text = "He said “it is peace for our time.” Trump agreed\nA heading\n\nNext paragraph . . . goes on."
+    assert texts_of(text) == [
+        "He said “it is peace for our time.”",
+        "Trump agreed",
+        "A heading",
+        "Next paragraph . . . goes on.",
+    ]
+
+
+def test_lowercase_continuation_is_not_a_new_sentence():
+    assert texts_of("It cost 3.5 percent. e.g. this stays, and so on.") == [
+        "It cost 3.5 percent. e.g. this stays, and so on.",
+    ]
+
+
+prose = st.lists(
+    st.sampled_from([*list("abcXYZ .!?\n\xa0”\"'"), "Mr.", "U.S.", " F. "]),
+    max_size=120,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prose)
+def test_spans_are_ordered_stripped_and_cover_every_visible_character(text):
+    spans = split_sentences(text)
+    covered = set()
+    previous_end = 0
+    for start, end in spans:
+        assert previous_end <= start < end <= len(text)
+        piece = text[start:end]
+        assert piece == piece.strip()
+        covered.update(range(start, end))
+        previous_end = end
+    visible = {i for i, ch in enumerate(text) if not ch.isspace()}
+    assert visible <= covered
