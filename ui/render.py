@@ -1,0 +1,298 @@
+"""Answers and documents as HTML for the web chat: pure functions, no gradio.
+
+Everything that came from a document or a person (text, titles, authors,
+quotes, questions, file names) goes through `html.escape` here, so a document
+holding `<script>` shows that text literally instead of running it. The web
+app only ever puts the strings made here on screen. Only ids and classes carry
+structure: the chat's sanitizer drops `data-*` attributes.
+
+Quotes are cut from `Document.text` by their offsets (never re-typed), which
+is what lets a quote be highlighted inside its own paragraph.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from index.types import Document
+from rag.types import Answer, Citation, Passage
+
+__all__ = [
+    "REFUSAL_SENTENCE",
+    "RELATED_HEADING",
+    "answer_html",
+    "document_html",
+    "document_label",
+    "error_html",
+    "merge_spans",
+    "notice_html",
+    "paragraph_around",
+    "paragraphs",
+]
+
+REFUSAL_SENTENCE = "The documents don't answer this question."
+RELATED_HEADING = "Related passages (not an answer)"
+CONTEXT_CHARS = 600  # how much of the quote's paragraph a source card shows
+PASSAGE_CHARS = 320  # how much of a related passage a refusal shows
+
+_BLANK_LINE = re.compile(r"\n[ \t\u00a0]*\n")
+_MARKER = re.compile(r"\[(\d+)\]")
+_SPACES = re.compile(r"\s+")
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+# -- paragraphs and spans ----------------------------------------------------
+
+
+def paragraphs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each paragraph: runs of text between blank lines, whitespace trimmed."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for gap in [*_BLANK_LINE.finditer(text), None]:
+        stop = gap.start() if gap else len(text)
+        start, end = position, stop
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+        position = gap.end() if gap else len(text)
+    return spans
+
+
+def _cut_before(text: str, budget: int) -> tuple[str, bool]:
+    """The last `budget` characters of `text`, starting at a word; True if cut."""
+    if len(text) <= budget:
+        return text, False
+    piece = text[len(text) - budget :]
+    space = piece.find(" ")
+    return (piece[space + 1 :] if 0 <= space < 40 else piece), True
+
+
+def _cut_after(text: str, budget: int) -> tuple[str, bool]:
+    """The first `budget` characters of `text`, ending at a word; True if cut."""
+    if len(text) <= budget:
+        return text, False
+    piece = text[:budget]
+    space = piece.rfind(" ")
+    return (piece[:space] if space > budget - 40 else piece), True
+
+
+def paragraph_around(text: str, start: int, end: int, limit: int = CONTEXT_CHARS) -> tuple[str, str, str]:
+    """(before, quote, after): the paragraph(s) holding text[start:end], capped near `limit` chars.
+
+    The quote is always whole; the context around it is shared out between the
+    two sides (what one side does not need goes to the other) and cut at words.
+    A cut side is marked with an ellipsis.
+    """
+    para_start = 0
+    for gap in _BLANK_LINE.finditer(text, 0, start):
+        para_start = gap.end()
+    gap = _BLANK_LINE.search(text, end)
+    para_end = gap.start() if gap else len(text)
+    before, after = text[para_start:start].lstrip(), text[end:para_end].rstrip()
+    room = max(0, limit - (end - start))
+    before_room = max(room // 2, room - len(after))
+    after_room = max(room // 2, room - len(before))
+    before, cut_before = _cut_before(before, before_room)
+    after, cut_after = _cut_after(after, after_room)
+    return ("…" if cut_before else "") + before, text[start:end], after + ("…" if cut_after else "")
+
+
+def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping spans covering the same characters."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(s for s in spans if s[1] > s[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+# -- small pieces ------------------------------------------------------------
+
+
+def _byline(document: Document | None, page: int | None = None) -> str:
+    parts: list[str] = []
+    if document is not None:
+        if document.authors:
+            parts.append(", ".join(document.authors))
+        if document.date:
+            parts.append(document.date)
+        if document.publisher:
+            parts.append(document.publisher)
+    if page:
+        parts.append(f"page {page}")
+    return " · ".join(_e(p) for p in parts)
+
+
+def _safe_url(url: str | None) -> str | None:
+    """The URL if it is a plain web link (a `javascript:` link from a document is not)."""
+    if url and re.match(r"(?i)^https?://[^\s\"'<>]+$", url.strip()):
+        return url.strip()
+    return None
+
+
+def document_label(document: Document) -> str:
+    """One line naming a document, for lists and filters (plain text, not HTML)."""
+    details = [", ".join(document.authors)] if document.authors else []
+    if document.date:
+        details.append(document.date)
+    return f"{document.title} — {', '.join(details)}" if details else document.title
+
+
+def notice_html(kind: str, message: str, details: Sequence[str] = ()) -> str:
+    """A status box ("ok", "warn" or "error") with a message and optional detail lines."""
+    kind = kind if kind in ("ok", "warn", "error") else "warn"
+    items = "".join(f"<li>{_e(line)}</li>" for line in details)
+    listing = f"<ul>{items}</ul>" if items else ""
+    return f'<div class="rag-notice rag-notice-{kind}"><p>{_e(message)}</p>{listing}</div>'
+
+
+def error_html(message: str) -> str:
+    """A chat message saying the question could not be answered, and why."""
+    return (
+        '<div class="rag-answer rag-error" role="alert">'
+        f'<p class="rag-error-title">Could not answer</p><p>{_e(message)}</p></div>'
+    )
+
+
+# -- answers -----------------------------------------------------------------
+
+
+def _answer_text(answer: Answer, answer_id: str) -> str:
+    numbers = {c.n for c in answer.citations}
+
+    def link(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if n not in numbers:
+            return match.group(0)
+        return f'<a href="#cite-{answer_id}-{n}" class="cite-marker cite-{n}" title="Show source {n}">[{n}]</a>'
+
+    return _MARKER.sub(link, _e(answer.answer))
+
+
+def _source_card(citation: Citation, document: Document | None, answer_id: str) -> str:
+    if document is not None and document.text[citation.start : citation.end] == citation.quote:
+        before, quote, after = paragraph_around(document.text, citation.start, citation.end)
+    else:  # cannot place it in context; still show the verified quote itself
+        before, quote, after = "", citation.quote, ""
+    title = document.title if document is not None else citation.title
+    byline = _byline(document, citation.page)
+    return (
+        f'<div class="rag-source source-{citation.n}" id="cite-{answer_id}-{citation.n}">'
+        f'<div class="rag-source-head"><span class="rag-source-n">{citation.n}</span>'
+        f'<span class="rag-source-title">{_e(title)}</span></div>'
+        + (f'<div class="rag-source-meta">{byline}</div>' if byline else "")
+        + f'<blockquote class="rag-context">{_e(before)}<mark class="rag-quote">{_e(quote)}</mark>{_e(after)}'
+        "</blockquote>"
+        f'<div class="rag-source-foot">match score {citation.score:.2f}</div>'
+        "</div>"
+    )
+
+
+def _passage_card(passage: Passage, document: Document | None) -> str:
+    text = _SPACES.sub(" ", passage.text).strip()
+    excerpt, cut = _cut_after(text, PASSAGE_CHARS)
+    title = document.title if document is not None else passage.title
+    byline = _byline(document, passage.page)
+    return (
+        '<div class="rag-passage">'
+        f'<div class="rag-passage-title">{_e(title)}</div>'
+        + (f'<div class="rag-passage-meta">{byline}</div>' if byline else "")
+        + f'<p class="rag-passage-text">{_e(excerpt)}{"…" if cut else ""}</p>'
+        "</div>"
+    )
+
+
+def _timings(answer: Answer) -> str:
+    t = answer.timings_ms
+    if "total" not in t:
+        return ""
+    stages = " · ".join(f"{name} {t[name]:.0f} ms" for name in ("retrieve", "select", "compose") if name in t)
+    detail = f" ({stages})" if stages else ""
+    return f'<div class="rag-timings">answered in {t["total"]:.0f} ms{detail}</div>'
+
+
+def answer_html(answer: Answer, documents: Mapping[str, Document], answer_id: str) -> str:
+    """An answer with linked [n] markers and a source card per citation, or a refusal.
+
+    `answer_id` must be unique on the page (it prefixes the card ids) and is
+    used as-is in attributes, so keep it to letters, digits and dashes.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9-]+", answer_id):
+        raise ValueError(f"answer_id must be letters, digits and dashes, not {answer_id!r}")
+    if answer.refused or not answer.citations:
+        related = "".join(_passage_card(p, documents.get(p.doc_id)) for p in answer.passages[:3])
+        block = (
+            f'<div class="rag-related"><div class="rag-related-heading">{RELATED_HEADING}</div>{related}</div>'
+            if related
+            else ""
+        )
+        return (
+            f'<div class="rag-answer rag-refused" id="answer-{answer_id}">'
+            f'<p class="rag-refusal">{REFUSAL_SENTENCE}</p>{block}{_timings(answer)}</div>'
+        )
+    cards = "".join(_source_card(c, documents.get(c.doc_id), answer_id) for c in answer.citations)
+    return (
+        f'<div class="rag-answer" id="answer-{answer_id}">'
+        f'<p class="rag-answer-text">{_answer_text(answer, answer_id)}</p>'
+        f'<div class="rag-sources"><div class="rag-sources-heading">Sources</div>{cards}</div>'
+        f"{_timings(answer)}</div>"
+    )
+
+
+# -- documents ---------------------------------------------------------------
+
+
+def _marked(text: str, start: int, end: int, spans: Sequence[tuple[int, int]]) -> str:
+    """text[start:end] escaped, with the parts inside `spans` wrapped in <mark>."""
+    out: list[str] = []
+    position = start
+    for span_start, span_end in spans:
+        lo, hi = max(span_start, start), min(span_end, end)
+        if lo >= hi:
+            continue
+        out.append(_e(text[position:lo]))
+        out.append(f'<mark class="rag-quoted">{_e(text[lo:hi])}</mark>')
+        position = hi
+    out.append(_e(text[position:end]))
+    return "".join(out)
+
+
+def document_html(document: Document, quoted: Iterable[tuple[int, int]] = ()) -> str:
+    """The full text of a document, paragraph by paragraph, with quoted spans marked."""
+    spans = merge_spans((max(0, s), min(len(document.text), e)) for s, e in quoted)
+    byline = _byline(document)
+    url = _safe_url(document.url)
+    facts = [f"{_e(document.format)} file", f"id {_e(document.id)}"]
+    if url:
+        facts.append(f'<a href="{_e(url)}" target="_blank" rel="noopener noreferrer">source</a>')
+    if document.extra.get("title_editorial"):
+        facts.append("title added by the editors")
+    count = len(spans)
+    highlight = (
+        f'<div class="rag-doc-quoted">{count} passage{"s are" if count != 1 else " is"} highlighted: '
+        "quoted in this conversation</div>"
+        if count
+        else '<div class="rag-doc-quoted rag-doc-quoted-none">Nothing from this document has been quoted yet '
+        "in this conversation.</div>"
+    )
+    body = "".join(
+        f'<p class="rag-doc-p">{_marked(document.text, start, end, spans)}</p>'
+        for start, end in paragraphs(document.text)
+    )
+    return (
+        '<article class="rag-document">'
+        f'<h2 class="rag-doc-title">{_e(document.title)}</h2>'
+        + (f'<div class="rag-doc-byline">{byline}</div>' if byline else "")
+        + f'<div class="rag-doc-facts">{" · ".join(facts)}</div>{highlight}'
+        f'<div class="rag-doc-body">{body}</div></article>'
+    )

@@ -1,0 +1,89 @@
+"""Documents added from the browser: check, save into the index folder, index at once.
+
+Uploaded files are kept in `INDEX_DIR/uploads/`, which becomes one more source
+of the index, so they survive a restart and a later `rag index` keeps them.
+Every problem comes back as (file name, reason) for the page to show; nothing
+here raises for a bad file.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.errors import RagError
+from index.loaders import MAX_FILE_BYTES, SUPPORTED_SUFFIXES
+from index.types import Document
+from rag.engine import Engine
+
+__all__ = ["UPLOAD_SUFFIXES", "UploadResult", "add_uploads", "check_upload", "safe_name"]
+
+# What the page offers; the loader also reads the longer spellings.
+UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".pdf")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    added: list[Document] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+    seconds: float = 0.0
+
+
+def safe_name(name: str) -> str:
+    """A plain file name for `name`: no folders, no odd characters, not hidden."""
+    base = Path(name.replace("\\", "/")).name
+    stem, suffix = Path(base).stem, Path(base).suffix.lower()
+    stem = _UNSAFE.sub("_", stem).strip(" .") or "upload"
+    return f"{stem[:100]}{suffix}"
+
+
+def check_upload(path: Path, name: str) -> str | None:
+    """Why this file cannot be added, or None when it may be indexed."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        kinds = ", ".join(UPLOAD_SUFFIXES)
+        return f"unsupported file type {suffix or '(none)'}: upload {kinds} files"
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        return f"the file is {size / 1024 / 1024:.1f} MB; the limit is {MAX_FILE_BYTES // (1024 * 1024)} MB"
+    if size == 0:
+        return "the file is empty"
+    return None
+
+
+def add_uploads(engine: Engine, files: Sequence[tuple[Path, str]]) -> UploadResult:
+    """Save the acceptable `(temporary path, original name)` files and index them."""
+    folder = engine.index_dir / "uploads"
+    problems: list[tuple[str, str]] = []
+    saved: dict[Path, str] = {}
+    for path, name in files:
+        reason = check_upload(Path(path), name)
+        if reason:
+            problems.append((name, reason))
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / safe_name(name)
+        shutil.copyfile(path, target)
+        saved[target.resolve()] = name
+    if not saved:
+        return UploadResult([], problems)
+    try:
+        summary = engine.add_documents([folder])
+    except Exception as error:
+        for target in saved:  # not indexed, so not kept: the next upload would retry it unasked
+            target.unlink(missing_ok=True)
+        if not isinstance(error, RagError):
+            raise
+        return UploadResult([], [*problems, *((name, str(error)) for name in saved.values())])
+    for skipped_path, reason in summary.skipped:
+        name = saved.pop(Path(skipped_path).resolve(), None)
+        if name is not None:
+            problems.append((name, reason))
+            Path(skipped_path).unlink(missing_ok=True)  # a file that will not load should not linger
+    by_path = {Path(d.path).resolve(): d for d in engine.data.documents.values()}
+    added = [by_path[p] for p in saved if p in by_path]
+    return UploadResult(added, problems, summary.seconds)
