@@ -63,9 +63,9 @@ def _histogram(
         x = left + (marker - low) / span * plot_w
         parts.append(f'<line x1="{x:.1f}" y1="24" x2="{x:.1f}" y2="{bottom}" stroke="#111827" stroke-dasharray="4"/>')
         parts.append(f'<text x="{x + 4:.1f}" y="34" font-size="11">threshold {marker:.3f}</text>')
-    for i, name in enumerate(series):
-        y = height - 8
-        x = left + i * 150
+    for i, name in enumerate(series):  # legend, top right, clear of the axis labels
+        y = 16
+        x = width - 150 * (len(series) - i)
         parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{colours[name]}"/>')
         parts.append(f'<text x="{x + 14}" y="{y}" font-size="11">{html.escape(name)}</text>')
     parts.append("</svg>")

@@ -128,7 +128,10 @@ class Engine:
             summary = build_index([DEFAULT_CORPUS], index_dir, embedder, progress=progress)
             if on_build:
                 on_build(summary)
-        return cls(read_index(index_dir, expect_model=embedder.name), embedder, index_dir, settings)
+        engine = cls(read_index(index_dir, expect_model=embedder.name), embedder, index_dir, settings)
+        # Load the model now, so the first question's timings measure answering, not loading.
+        engine._embed(["warm-up"])
+        return engine
 
     def _install(self, data: IndexData) -> None:
         with self._lock:
