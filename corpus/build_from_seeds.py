@@ -33,10 +33,7 @@ PULL_QUOTES = [
     ),
     (
         "Any defeat would threaten the very existence of Putin’s system.",
-        (
-            "The full-scale invasion bound the fate of Putin’s rule to its success "
-            "in Ukraine."
-        ),
+        ("The full-scale invasion bound the fate of Putin’s rule to its success in Ukraine."),
     ),
     (
         "imposed by Western “rules.”",
@@ -145,9 +142,7 @@ def build(seeds: Path) -> dict[str, str]:
             heinonen,
         ),
     }
-    return {
-        name: front_matter(meta) + tidy(body) for name, (meta, body) in docs.items()
-    }
+    return {name: front_matter(meta) + tidy(body) for name, (meta, body) in docs.items()}
 
 
 def main() -> None:
