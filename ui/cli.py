@@ -32,6 +32,35 @@ def _add_index_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_generator_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("LLM answers (every generated sentence is verified against a quote)")
+    group.add_argument(
+        "--generator",
+        choices=["extractive", "local", "openai"],
+        default="extractive",
+        help="extractive (default, no model), local (a GGUF file via llama-cpp-python) or openai (any "
+        "OpenAI-compatible endpoint)",
+    )
+    group.add_argument("--model-path", default=os.environ.get("RAG_GGUF"), help="GGUF file for --generator local")
+    group.add_argument("--base-url", default=os.environ.get("RAG_LLM_URL"), help="API root for --generator openai")
+    group.add_argument("--llm-model", default=os.environ.get("RAG_LLM_MODEL", "default"), help="model name to request")
+    group.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
+
+
+def _generator(args: argparse.Namespace):
+    if args.generator == "extractive":
+        return None
+    from rag.generators import LlamaCppGenerator, OpenAICompatibleGenerator
+
+    if args.generator == "local":
+        if not args.model_path:
+            raise InvalidQuestionError("--generator local needs --model-path FILE.gguf (or RAG_GGUF)")
+        return LlamaCppGenerator(Path(args.model_path).expanduser())
+    if not args.base_url:
+        raise InvalidQuestionError("--generator openai needs --base-url (e.g. http://127.0.0.1:8080/v1)")
+    return OpenAICompatibleGenerator(args.base_url, args.llm_model, api_key_env=args.api_key_env)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag", description="Grounded answers with verbatim quotes from your documents."
@@ -70,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         "--questions", type=Path, help='JSONL file of {"id", "question"[, "history"]} lines, answered in one process'
     )
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON (one line per question)")
+    _add_generator_options(ask)
 
     chat = commands.add_parser("chat", help="start the web chat")
     _add_index_options(chat)
@@ -198,9 +228,26 @@ def cmd_ask(args: argparse.Namespace) -> int:
         from rag.engine import clean_question
 
         clean_question(args.question)  # fail on bad input before loading the model
+    generator = _generator(args)
+    if generator is not None and args.questions:
+        raise InvalidQuestionError(
+            "--questions runs the extractive answerer; for a generator over many questions use "
+            "`python -m eval.benchmarks.generators`"
+        )
     engine = _open_engine(args)
     if not args.questions:
-        answer = engine.ask(args.question, history, k=args.k, doc_ids=args.doc or None)
+        if generator is None:
+            answer = engine.ask(args.question, history, k=args.k, doc_ids=args.doc or None)
+        else:
+            from rag.generated import answer_with_generator
+
+            def show_draft(piece: str) -> None:  # the model's draft streams to stderr
+                print(piece, end="", file=sys.stderr, flush=True)
+
+            answer = answer_with_generator(
+                engine, args.question, history, generator, k=args.k, doc_ids=args.doc or None, on_token=show_draft
+            )
+            print(file=sys.stderr)
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer))
         return 0
     return _ask_many(engine, args)

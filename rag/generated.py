@@ -1,0 +1,121 @@
+"""Answer with a language model, then keep only what the documents support.
+
+    generator = LlamaCppGenerator("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+    answer = answer_with_generator(engine, "Who was sent to Geneva?", [], generator,
+                                   on_token=lambda piece: print(piece, end=""))
+
+The flow: retrieve and score evidence exactly as the extractive engine does;
+when the best evidence is below the refusal threshold, refuse at once without
+calling the model (a clear refusal then costs milliseconds instead of the ~10 s
+a CPU model needs to read its prompt, and the model could not have answered
+from that evidence anyway); otherwise prompt the model with the best evidence
+sentences, stream its tokens to `on_token`, and verify the result
+(`rag.verify`): unsupported sentences are removed, wrong citations corrected,
+and every kept sentence gets a verbatim quote.
+
+The streamed tokens are the model's raw draft: its `[n]` numbers refer to the
+prompt's passages, and sentences may still be removed. Interfaces show the
+draft while it streams and replace it with the returned (verified) answer.
+
+When nothing supported remains, the extractive answer is returned instead
+(`extra["fallback"] = "extractive"`); since the model is only called when the
+extractive answer clears the refusal threshold, that answer exists. A model
+that says the documents don't answer counts as nothing supported too
+(`extra["model_refused"] = True`): small models refuse answerable questions
+far more often than the calibrated threshold does (docs/llm.md). With
+`trust_model_refusal=True` its refusal stands instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Sequence
+
+from rag.compose import REFUSAL, choose_evidence, compose
+from rag.engine import Engine, clean_question
+from rag.generators import Generator
+from rag.prompting import build_prompt
+from rag.types import Answer, Turn
+from rag.verify import VerifySettings, verify_generated
+
+__all__ = ["answer_with_generator"]
+
+
+def answer_with_generator(
+    engine: Engine,
+    question: str,
+    history: Sequence[Turn],
+    generator: Generator,
+    *,
+    k: int = 5,
+    doc_ids: Collection[str] | None = None,
+    on_token: Callable[[str], None] | None = None,
+    id: object = None,
+    max_items: int = 6,
+    verify_settings: VerifySettings | None = None,
+    trust_model_refusal: bool = False,
+) -> Answer:
+    """A grounded answer drafted by `generator` and verified sentence by sentence."""
+    started = time.perf_counter()
+    question = clean_question(question)
+    found = engine.find_evidence(question, history, k=k, doc_ids=doc_ids)
+    retrieved = started + found.retrieve_seconds
+    documents = found.data.documents
+    chosen = choose_evidence(found.evidence, engine.settings.compose, found.similarity, found.named_docs)
+    extractive_text, extractive_citations = compose(chosen, documents)
+    selected = time.perf_counter()
+    support = found.evidence[0].support if found.evidence else 0.0
+    timings = {"retrieve": (retrieved - started) * 1000, "select": (selected - retrieved) * 1000}
+    extra: dict[str, object] = {"generator": generator.name, "removed_sentences": [], "raw_answer": ""}
+
+    def finish(text: str, citations: list, refused: bool) -> Answer:
+        finished = time.perf_counter()
+        timings["compose"] = timings.get("compose", (finished - selected) * 1000)
+        timings["total"] = (finished - started) * 1000
+        return Answer(
+            question=question,
+            answer=REFUSAL if refused else text,
+            refused=refused,
+            citations=[] if refused else citations,
+            passages=found.passages,
+            timings_ms=timings,
+            id=id,
+            support=support,
+            search_query=found.query,
+            extra=extra,
+        )
+
+    if not extractive_citations:
+        # Below the refusal threshold: no model call (see the module docstring).
+        extra["skipped"] = "evidence below the refusal threshold"
+        return finish("", [], True)
+
+    prompt = build_prompt(question, history, found.evidence, documents, max_items=max_items)
+    pieces: list[str] = []
+    generate_started = time.perf_counter()
+    for piece in generator.stream(prompt.messages):
+        if not pieces:
+            timings["first_token"] = (time.perf_counter() - generate_started) * 1000
+        pieces.append(piece)
+        if on_token:
+            on_token(piece)
+    generated = time.perf_counter()
+    timings["generate"] = (generated - generate_started) * 1000
+    timings.setdefault("first_token", timings["generate"])
+    raw = "".join(pieces)
+    extra["raw_answer"] = raw
+
+    verified = verify_generated(raw, prompt, found.evidence, documents, engine.embedder.embed, verify_settings)
+    timings["verify"] = (time.perf_counter() - generated) * 1000
+    timings["compose"] = timings["verify"]
+    extra["removed_sentences"] = [r.to_json() for r in verified.removed]
+    extra["corrected_citations"] = verified.corrected
+    extra["prompt_passages"] = len(prompt.items)
+    if verified.model_refused:
+        extra["model_refused"] = True
+        if trust_model_refusal:
+            return finish("", [], True)
+    if not verified.citations:
+        extra["fallback"] = "extractive"
+        return finish(extractive_text, extractive_citations, False)
+    return finish(verified.answer, verified.citations, False)

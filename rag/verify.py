@@ -1,0 +1,393 @@
+"""Verify a generated answer sentence by sentence against the retrieved evidence.
+
+A language model only *proposes* sentences. Each one is kept only when an
+evidence sentence from the retrieved passages supports it, and then it carries
+a verbatim quote of that sentence cut by offsets, exactly like an extractive
+answer. What the reader gets is never more than the documents say.
+
+For every sentence of the model's answer (split with the index's own splitter,
+its `[n]` markers stripped):
+
+1. Candidates are the sentences the model cited (passage `[n]` of the prompt:
+   its evidence sentence and the context sentence shown with it), then every
+   other sentence shown in the prompt and the best remaining evidence sentences.
+2. Each candidate gets a **support score**, in [0, 1]:
+
+       support = 0.5 * lexical + 0.5 * semantic
+
+   - lexical: the share of the statement's content words (stemmed, stopwords
+     dropped: `index.text.tokenize`) found in the candidate sentence or its
+     neighbouring sentences in the document;
+   - semantic: the MiniLM cosine between the statement and the candidate sentence.
+
+   A candidate is not eligible when the statement has a number that the quoted
+   text lacks: a changed figure is the commonest small-model error, and both
+   scores above are nearly blind to it. Nor is a sentence that talks to the
+   model ("ignore previous instructions ...", `rag.prompting.looks_like_instruction`).
+3. The sentence is kept when a cited candidate reaches `min_support` (0.65);
+   otherwise when any candidate does, and the citation is corrected to it;
+   otherwise it is removed and reported with its reason and best score. When
+   no single sentence holds all of the statement's words, two sentences may
+   support it together (a statement joining two facts): their words are pooled,
+   the better cosine counts, and the pair is used when it beats the best single
+   sentence by `pair_margin`; then both are quoted.
+
+The quote is the supporting sentence, widened to include a neighbour when some
+of the statement's words are only there (so the quote shows what supports it).
+Citations are renumbered by first use and checked with `verify_citation`.
+
+A model sentence saying the documents don't answer is a refusal, not a claim:
+when nothing else is said the whole answer is a refusal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index.sentences import split_sentences
+from index.text import normalize, tokenize
+from index.types import Document
+from rag.compose import verify_citation
+from rag.evidence import Evidence
+from rag.prompting import Prompt, looks_like_instruction
+from rag.types import Citation
+
+__all__ = ["RemovedSentence", "Verification", "VerifySettings", "is_refusal", "split_statements", "verify_generated"]
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+_MARKER = re.compile(r"\[(\d+(?:\s*[,\-–]\s*\d+)*)\]")
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*[,\-–]\s*\d+)*\])+[\s.,;:]*")
+# "as stated in Passage [2]" / "(passage 2)": the model's long way of writing a marker.
+_PASSAGE_REF = re.compile(
+    r"(?:,?\s*\b(?:(?:which|this|that|it)(?:\s+quote)?\s+(?:is|was)|as)\b)?"
+    r"(?:\s*(?:based|stated|mentioned|noted|described|found|quoted|shown|said|written|given)\b)?"
+    r"(?:\s*(?:in|on|from|by|according\s+to|see)\b)?"
+    r"\s*\(?\bpassages?\s*(?:\[(\d+(?:\s*[,\-–]\s*\d+)*)\]|(\d+)\b)\)?",
+    re.IGNORECASE,
+)
+# "This information is found in Passage [1]." says where, not what: its markers go to the sentence before.
+_META = re.compile(
+    r"^(?:this|that|the|these)\s+(?:information|answer|facts?|details?)\s+(?:is|are|can be)\s+"
+    r"(?:found|stated|mentioned|given|provided|based)\b"
+    r"|^(?:this|that|it)(?:\s+\w+)?\s+(?:is|was|are)\s*\.?$",
+    re.IGNORECASE,
+)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+_LABEL = re.compile(r"^\s*(?:passage\s*\[?\d+\]?\s*)?\([^()]{1,150}\)\s*:\s*", re.IGNORECASE)  # "(Title): ..."
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_SPACES = re.compile(r"\s+")
+_REFUSAL = re.compile(
+    r"\b(?:(?:documents?|passages?|texts?|sources?|context)\s+(?:do|does|did)\s*(?:n't|not)\s+"
+    r"(?:answer|contain|mention|say|provide|include|state|address|specify)"
+    r"|\b(?:i|we)\s+(?:can ?not|can't|am unable to|are unable to)\s+(?:answer|determine|find|tell)"
+    r"|no (?:information|mention) (?:about|of|on|in)"
+    r"|not (?:mentioned|stated|provided|specified|given) in the (?:passages?|documents?|texts?))",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    w_lexical: float = 0.5
+    w_semantic: float = 0.5
+    min_support: float = 0.65  # a statement needs this support to stay (docs/llm.md: calibration)
+    max_candidates: int = 30  # evidence sentences checked beyond those shown to the model
+    max_pair: int = 4  # best candidates tried in pairs for a statement that joins two facts
+    pair_margin: float = 0.05  # a pair must beat the best single sentence by this much
+
+
+@dataclass(frozen=True)
+class RemovedSentence:
+    text: str
+    reason: str
+    support: float
+
+    def to_json(self) -> dict[str, object]:
+        return {"text": self.text, "reason": self.reason, "support": round(self.support, 4)}
+
+
+@dataclass(frozen=True)
+class Verification:
+    answer: str  # kept sentences with renumbered [n] markers; "" when none
+    citations: list[Citation]
+    removed: list[RemovedSentence] = field(default_factory=list)
+    model_refused: bool = False  # the model said the documents don't answer (and nothing else)
+    corrected: int = 0  # kept sentences whose citation differs from what the model cited
+    supports: list[float] = field(default_factory=list)  # support of each kept sentence
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A candidate sentence with its neighbours' spans in the same document."""
+
+    doc_id: str
+    start: int
+    end: int
+    prev: tuple[int, int] | None
+    next: tuple[int, int] | None
+
+
+def is_refusal(sentence: str) -> bool:
+    """Does this sentence say the documents don't answer (rather than claim something)?"""
+    return bool(_REFUSAL.search(normalize(sentence)))
+
+
+def _marker_numbers(raw: str) -> list[int]:
+    numbers: list[int] = []
+    for group in _MARKER.findall(raw):
+        for part in re.split(r"\s*,\s*", group):
+            bounds = [int(x) for x in re.split(r"\s*[\-–]\s*", part) if x]
+            if len(bounds) == 2 and 0 < bounds[1] - bounds[0] < 10:
+                numbers.extend(range(bounds[0], bounds[1] + 1))
+            else:
+                numbers.extend(bounds)
+    return numbers
+
+
+def split_statements(text: str) -> list[tuple[str, list[int]]]:
+    """(statement without markers, cited numbers) per sentence of a generated answer.
+
+    Markers written after the full stop ("... Geneva. [1]") belong to the sentence
+    before them, so a piece that starts with markers gives them back.
+    """
+    statements: list[tuple[str, list[int]]] = []
+    text = _PASSAGE_REF.sub(lambda m: f" [{m.group(1) or m.group(2)}]", text)
+    for start, end in split_sentences(text):
+        piece = text[start:end]
+        leading = _LEADING_MARKERS.match(piece)
+        if leading and statements:
+            statements[-1][1].extend(_marker_numbers(leading.group()))
+            piece = piece[leading.end() :]
+        markers = _marker_numbers(piece)
+        statement = _SPACES.sub(" ", _LABEL.sub("", _BULLET.sub("", _MARKER.sub("", piece)))).strip()
+        statement = re.sub(r"\s+([.,;:!?])", r"\1", statement)
+        statement = re.sub(r"([.!?])\.+$|[,;:]+([.!?])$", r"\1\2", statement)  # "X. [5]." -> "X.."; "X, [1]."
+        if statement and _META.match(statement) and statements:
+            statements[-1][1].extend(markers)
+        elif statement:
+            statements.append((statement, markers))
+        elif markers and statements:
+            statements[-1][1].extend(markers)
+    return statements
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(normalize(text))}
+
+
+class _Documents:
+    """Sentence spans of the documents, split once per verification."""
+
+    def __init__(self, documents: Mapping[str, Document]) -> None:
+        self.documents = documents
+        self._spans: dict[str, list[tuple[int, int]]] = {}
+
+    def spans(self, doc_id: str) -> list[tuple[int, int]]:
+        if doc_id not in self._spans:
+            self._spans[doc_id] = split_sentences(self.documents[doc_id].text)
+        return self._spans[doc_id]
+
+    def unit(self, doc_id: str, start: int, end: int) -> _Unit:
+        spans = self.spans(doc_id)
+        index = next((i for i, (s, e) in enumerate(spans) if s <= start < e), None)
+        if index is None:
+            return _Unit(doc_id, start, end, None, None)
+
+        def usable(i: int) -> tuple[int, int] | None:
+            ok = 0 <= i < len(spans) and not looks_like_instruction(self.text(doc_id, spans[i]))
+            return spans[i] if ok else None
+
+        return _Unit(doc_id, start, end, usable(index - 1), usable(index + 1))
+
+    def text(self, doc_id: str, span: tuple[int, int] | None) -> str:
+        return self.documents[doc_id].text[span[0] : span[1]] if span else ""
+
+
+@dataclass(frozen=True)
+class _Match:
+    units: tuple[_Unit, ...]
+    spans: tuple[tuple[int, int], ...]  # quote span per unit (the sentence, maybe widened)
+    support: float
+    lexical: float
+    semantic: float
+
+
+class _Scorer:
+    """Support of one statement by candidate units (and pairs of units)."""
+
+    def __init__(self, docs: _Documents, settings: VerifySettings) -> None:
+        self.docs = docs
+        self.settings = settings
+
+    def quote_span(self, unit: _Unit, words: set[str]) -> tuple[int, int]:
+        """The unit's sentence, widened to a neighbour that holds statement words the sentence lacks."""
+        own = set(tokenize(self.docs.text(unit.doc_id, (unit.start, unit.end))))
+        missing = words - own
+        start, end = unit.start, unit.end
+        if missing and unit.prev and missing & set(tokenize(self.docs.text(unit.doc_id, unit.prev))):
+            start = unit.prev[0]
+        if missing and unit.next and missing & set(tokenize(self.docs.text(unit.doc_id, unit.next))):
+            end = unit.next[1]
+        return start, end
+
+    def match(self, statement: str, units: Sequence[_Unit], cosines: Sequence[float]) -> _Match | None:
+        """The best-supported unit or pair of units, or None when the statement has no content words."""
+        words = set(tokenize(statement))
+        if not words:
+            return None
+        numbers = _numbers(statement)
+        s = self.settings
+        singles: list[_Match] = []
+        for unit, cosine in zip(units, cosines, strict=True):
+            span = self.quote_span(unit, words)
+            quoted = self.docs.text(unit.doc_id, span)
+            lexical = len(words & set(tokenize(quoted))) / len(words)
+            eligible = numbers <= _numbers(quoted)
+            semantic = max(0.0, float(cosine))
+            support = (s.w_lexical * lexical + s.w_semantic * semantic) / (s.w_lexical + s.w_semantic)
+            singles.append(_Match((unit,), (span,), support if eligible else 0.0, lexical, semantic))
+        if not singles:
+            return _Match((), (), 0.0, 0.0, 0.0)
+        best = max(singles, key=lambda m: m.support)
+        if best.lexical == 1.0:
+            return best
+        # A statement joining two facts: two candidates quoted together, when that covers clearly more.
+        single = best
+        top = sorted(singles, key=lambda m: -m.lexical)[: s.max_pair]
+        for i, a in enumerate(top):
+            for b in top[i + 1 :]:
+                texts = [self.docs.text(m.units[0].doc_id, m.spans[0]) for m in (a, b)]
+                tokens_a, tokens_b = set(tokenize(texts[0])), set(tokenize(texts[1]))
+                if not (words & tokens_a - tokens_b) or not (words & tokens_b - tokens_a):
+                    continue  # one of them adds nothing
+                if not numbers <= _numbers(" ".join(texts)):
+                    continue
+                lexical = len(words & (tokens_a | tokens_b)) / len(words)
+                semantic = max(a.semantic, b.semantic)
+                support = (s.w_lexical * lexical + s.w_semantic * semantic) / (s.w_lexical + s.w_semantic)
+                if support > best.support and support >= single.support + s.pair_margin:
+                    best = _Match(a.units + b.units, a.spans + b.spans, support, lexical, semantic)
+        return best
+
+
+def _candidates(
+    prompt: Prompt,
+    evidence: Sequence[Evidence],
+    docs: _Documents,
+    settings: VerifySettings,
+) -> list[_Unit]:
+    """Every sentence shown to the model, then the best other evidence sentences (deduplicated)."""
+    seen: set[tuple[str, int, int]] = set()
+    units: list[_Unit] = []
+
+    def add(doc_id: str, start: int, end: int) -> None:
+        if doc_id not in docs.documents or looks_like_instruction(docs.text(doc_id, (start, end))):
+            return  # a prompt injection is never support (rag.prompting)
+        if (doc_id, start, end) not in seen:
+            seen.add((doc_id, start, end))
+            units.append(docs.unit(doc_id, start, end))
+
+    for item in prompt.items:
+        for start, end in docs.spans(item.evidence.doc_id):
+            if item.start <= start < item.end:
+                add(item.evidence.doc_id, start, end)
+    for candidate in evidence[: settings.max_candidates]:
+        add(candidate.sentence.doc_id, candidate.sentence.start, candidate.sentence.end)
+    return units
+
+
+def verify_generated(
+    text: str,
+    prompt: Prompt,
+    evidence: Sequence[Evidence],
+    documents: Mapping[str, Document],
+    embed: Embed,
+    settings: VerifySettings | None = None,
+) -> Verification:
+    """Keep the supported sentences of `text`, each with a verified verbatim quote."""
+    settings = settings or VerifySettings()
+    docs = _Documents(documents)
+    statements = split_statements(text)
+    claims = [(s, cited) for s, cited in statements if not is_refusal(s)]
+    refusals = [s for s, _ in statements if is_refusal(s)]
+    if not claims:
+        # Only a refusal is a refusal; an empty draft (or bare markers) is simply nothing supported.
+        return Verification("", [], [RemovedSentence(s, "refusal", 0.0) for s in refusals], bool(refusals))
+
+    units = _candidates(prompt, evidence, docs, settings)
+    texts = [docs.text(u.doc_id, (u.start, u.end)) for u in units]
+    vectors = embed([s for s, _ in claims] + texts) if units else np.zeros((len(claims), 1))
+    statement_vectors, unit_vectors = vectors[: len(claims)], vectors[len(claims) :]
+    scorer = _Scorer(docs, settings)
+
+    citations: list[Citation] = []
+    by_span: dict[tuple[str, int, int], int] = {}
+    parts: list[str] = []
+    removed = [RemovedSentence(s, "refusal mixed with an answer", 0.0) for s in refusals]
+    corrected = 0
+    supports: list[float] = []
+    for index, (statement, cited) in enumerate(claims):
+        cosines = unit_vectors @ statement_vectors[index] if units else np.zeros(0)
+        cited_keys = _cited_keys(cited, prompt, docs)
+        cited_pos = [i for i, u in enumerate(units) if (u.doc_id, u.start, u.end) in cited_keys]
+        match = None
+        if cited_pos:
+            match = scorer.match(statement, [units[i] for i in cited_pos], [cosines[i] for i in cited_pos])
+        if match is None or match.support < settings.min_support:
+            fallback = scorer.match(statement, units, cosines)
+            if match is None or (fallback is not None and fallback.support > match.support):
+                match = fallback
+        if match is None:
+            removed.append(RemovedSentence(statement, "no content words", 0.0))
+            continue
+        if match.support < settings.min_support:
+            reason = f"unsupported: best support {match.support:.2f} < {settings.min_support:.2f}"
+            if match.support == 0.0 and _numbers(statement):
+                reason = "unsupported: a number in it is in no retrieved passage"
+            removed.append(RemovedSentence(statement, reason, match.support))
+            continue
+        numbers = []
+        for unit, (start, end) in zip(match.units, match.spans, strict=True):
+            key = (unit.doc_id, start, end)
+            if key not in by_span:
+                document = documents[unit.doc_id]
+                citation = Citation(
+                    n=len(citations) + 1,
+                    doc_id=unit.doc_id,
+                    title=document.title,
+                    quote=document.text[start:end],
+                    start=start,
+                    end=end,
+                    page=document.page_at(start),
+                    score=match.support,
+                )
+                if not verify_citation(citation, documents):
+                    continue
+                citations.append(citation)
+                by_span[key] = citation.n
+            numbers.append(by_span[key])
+        if not numbers:
+            removed.append(RemovedSentence(statement, "quote failed verification", match.support))
+            continue
+        if not any((u.doc_id, u.start, u.end) in cited_keys for u in match.units):
+            corrected += 1
+        supports.append(match.support)
+        parts.append(statement + " " + "".join(f"[{n}]" for n in numbers))
+    return Verification(" ".join(parts), citations, removed, False, corrected, supports)
+
+
+def _cited_keys(cited: Sequence[int], prompt: Prompt, docs: _Documents) -> set[tuple[str, int, int]]:
+    """The sentences shown as the cited passages: each item's evidence sentence and its context."""
+    keys: set[tuple[str, int, int]] = set()
+    for n in cited:
+        item = prompt.item(n)
+        if item is None:
+            continue
+        doc_id = item.evidence.doc_id
+        keys.update((doc_id, s, e) for s, e in docs.spans(doc_id) if item.start <= s < item.end)
+    return keys
