@@ -105,7 +105,10 @@ def write_build(
     name = f"b{time.time_ns()}-{os.getpid()}"
     folder = builds / name
     folder.mkdir()
-    (folder / "manifest.json").write_text(json.dumps(dataclasses.asdict(manifest), indent=1))
+    # `counts` is derived, but written too so a person reading the manifest sees the totals.
+    (folder / "manifest.json").write_text(
+        json.dumps({**dataclasses.asdict(manifest), "counts": manifest.counts}, indent=1)
+    )
     with open(folder / "documents.jsonl", "w", encoding="utf-8") as out:
         for document in documents:
             out.write(json.dumps(dataclasses.asdict(document), ensure_ascii=False) + "\n")
@@ -145,6 +148,7 @@ def read_manifest(index_dir: Path) -> Manifest | None:
     if folder is None:
         return None
     raw = json.loads((folder / "manifest.json").read_text())
+    raw.pop("counts", None)
     if raw.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
             f"the index at {index_dir} has format version {raw.get('format_version')}, this "

@@ -24,6 +24,10 @@ def test_unchanged_corpus_embeds_nothing_and_a_changed_file_only_its_chunks(tmp_
     embedder = CountingEmbedder()
     first = build_index([corpus], index_dir, embedder)
     assert first.documents == 3 and first.embedded == first.chunks > 3
+    manifest = json.loads((current_build(index_dir) / "manifest.json").read_text())
+    assert manifest["counts"] == {"documents": 3, "chunks": first.chunks}
+    assert manifest["model"] == "fake-embedder" and manifest["dimension"] == 64
+    assert {d["hash"] for d in manifest["documents"].values()} and manifest["format_version"] >= 1
 
     embedder.embedded.clear()
     again = build_index([corpus], index_dir, embedder)
