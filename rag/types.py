@@ -98,4 +98,6 @@ class Answer:
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "support": round(self.support, 4),
             "search_query": self.search_query,
+            # Extensions only when present: an LLM answer's generator, removed sentences, fallback.
+            **({"generation": dict(self.extra)} if self.extra else {}),
         }

@@ -364,3 +364,16 @@ def test_a_model_refusal_falls_back_to_the_extractive_answer_unless_trusted(smal
 )
 def test_sentences_addressed_to_the_model_are_recognised(sentence, injection):
     assert looks_like_instruction(sentence) is injection
+
+
+def test_generation_details_extend_the_json_contract_without_touching_extractive_answers():
+    import json
+
+    from rag.types import Answer
+
+    plain = Answer("q", "a [1]", False, [], [], {"total": 1.0})
+    assert "generation" not in plain.to_json()
+    removed = [{"text": "Invented.", "reason": "no supporting evidence"}]
+    generated = Answer("q", "a", False, [], [], {"total": 1.0}, extra={"removed_sentences": removed})
+    out = json.loads(json.dumps(generated.to_json()))
+    assert out["generation"]["removed_sentences"] == removed
