@@ -28,7 +28,17 @@ import httpx
 
 from index.errors import RagError
 
-__all__ = ["GenerationError", "Generator", "LlamaCppGenerator", "Message", "OpenAICompatibleGenerator"]
+__all__ = [
+    "GENERATOR_KINDS",
+    "GenerationError",
+    "Generator",
+    "LlamaCppGenerator",
+    "Message",
+    "OpenAICompatibleGenerator",
+    "make_generator",
+]
+
+GENERATOR_KINDS = ("extractive", "local", "openai")
 
 Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
@@ -211,3 +221,25 @@ class LlamaCppGenerator:
                 content = chunk["choices"][0]["delta"].get("content")
                 if content:
                     yield content
+
+
+def make_generator(
+    kind: str,
+    *,
+    model_path: str | Path | None = None,
+    base_url: str | None = None,
+    llm_model: str = "default",
+    api_key_env: str = "OPENAI_API_KEY",
+) -> Generator | None:
+    """The generator a user chose by name (`rag ask/chat/eval --generator`); None for extractive."""
+    if kind == "extractive":
+        return None
+    if kind == "local":
+        if not model_path:
+            raise GenerationError("--generator local needs --model-path FILE.gguf (or set RAG_GGUF)")
+        return LlamaCppGenerator(Path(model_path).expanduser())
+    if kind == "openai":
+        if not base_url:
+            raise GenerationError("--generator openai needs --base-url (e.g. http://127.0.0.1:8080/v1, or RAG_LLM_URL)")
+        return OpenAICompatibleGenerator(base_url, llm_model, api_key_env=api_key_env)
+    raise GenerationError(f"unknown generator {kind!r}: choose one of {', '.join(GENERATOR_KINDS)}")

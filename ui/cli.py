@@ -36,7 +36,7 @@ def _add_generator_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("LLM answers (every generated sentence is verified against a quote)")
     group.add_argument(
         "--generator",
-        choices=["extractive", "local", "openai"],
+        choices=["extractive", "local", "openai"],  # rag.generators.GENERATOR_KINDS (imported lazily)
         default="extractive",
         help="extractive (default, no model), local (a GGUF file via llama-cpp-python) or openai (any "
         "OpenAI-compatible endpoint)",
@@ -48,17 +48,18 @@ def _add_generator_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _generator(args: argparse.Namespace):
-    if args.generator == "extractive":
-        return None
-    from rag.generators import LlamaCppGenerator, OpenAICompatibleGenerator
+    from rag.generators import GenerationError, make_generator
 
-    if args.generator == "local":
-        if not args.model_path:
-            raise InvalidQuestionError("--generator local needs --model-path FILE.gguf (or RAG_GGUF)")
-        return LlamaCppGenerator(Path(args.model_path).expanduser())
-    if not args.base_url:
-        raise InvalidQuestionError("--generator openai needs --base-url (e.g. http://127.0.0.1:8080/v1)")
-    return OpenAICompatibleGenerator(args.base_url, args.llm_model, api_key_env=args.api_key_env)
+    try:
+        return make_generator(
+            args.generator,
+            model_path=args.model_path,
+            base_url=args.base_url,
+            llm_model=args.llm_model,
+            api_key_env=args.api_key_env,
+        )
+    except GenerationError as error:  # a missing option is bad input (exit code 2)
+        raise InvalidQuestionError(str(error)) from error
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--auth", default=None, help="require a login, as user:password (or set RAG_AUTH)")
     chat.add_argument("--share", action="store_true", help="also create a public gradio.live link")
     chat.add_argument("--feedback-log", type=Path, default=None, help="where thumbs up/down are appended (JSONL)")
+    _add_generator_options(chat)
 
     docs = commands.add_parser("docs", help="list the indexed documents")
     _add_index_options(docs)
@@ -124,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--data", type=Path, default=None, help="benchmark data folder")
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N benchmark questions")
+    _add_generator_options(evaluate)
     return parser
 
 
