@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
 # Install everything, then run every check: lint, format, the test suite (real model,
-# real corpus, real browser) and the eval gate on the default corpus.
+# real corpus, real browser, real language model) and the eval gate on the default corpus.
+# RAG_SKIP_LLM=1 leaves out llama-cpp-python and the 1.1 GB test model (a source build of several
+# minutes the first time on a machine); their tests then skip instead of failing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --test
 export PATH="$PWD/.venv/bin:$PATH"
+
+if [ "${RAG_SKIP_LLM:-0}" != "1" ]; then
+  echo "== llama-cpp-python and the test model (for the tests marked llm)"
+  bash scripts/install_llama.sh .venv
+  RAG_TEST_GGUF=$(PYTHON=.venv/bin/python bash scripts/fetch_test_model.sh)
+  export RAG_TEST_GGUF
+  export RAG_REQUIRE_LLM=1 # a skipped llm test now fails the run (tests/conftest.py)
+fi
 
 echo "== ruff"
 ruff check .
