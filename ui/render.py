@@ -20,11 +20,13 @@ from index.types import Document
 from rag.types import Answer, Citation, Passage
 
 __all__ = [
+    "DRAFT_STAGES",
     "REFUSAL_SENTENCE",
     "RELATED_HEADING",
     "answer_html",
     "document_html",
     "document_label",
+    "draft_html",
     "error_html",
     "merge_spans",
     "notice_html",
@@ -35,6 +37,12 @@ __all__ = [
 REFUSAL_SENTENCE = "The documents don't answer this question."
 RELATED_HEADING = "Related passages (not an answer)"
 CONTEXT_CHARS = 600  # how much of the quote's paragraph a source card shows
+DRAFT_STAGES = {  # what a language model's draft bubble says at each stage
+    "searching": "Searching the documents…",
+    "waiting": "Waiting for the model: it reads the passages first, which takes a while on a CPU…",
+    "drafting": "Drafting… (being verified against the documents)",
+    "checking": "Checking each sentence against the documents…",
+}
 PASSAGE_CHARS = 320  # how much of a related passage a refusal shows
 
 _BLANK_LINE = re.compile(r"\n[ \t\u00a0]*\n")
@@ -216,7 +224,8 @@ def _timings(answer: Answer) -> str:
     t = answer.timings_ms
     if "total" not in t:
         return ""
-    stages = " · ".join(f"{name} {t[name]:.0f} ms" for name in ("retrieve", "select", "compose") if name in t)
+    names = ("retrieve", "select", "generate", "verify") if "generate" in t else ("retrieve", "select", "compose")
+    stages = " · ".join(f"{name} {t[name]:.0f} ms" for name in names if name in t)
     detail = f" ({stages})" if stages else ""
     return f'<div class="rag-timings">answered in {t["total"]:.0f} ms{detail}</div>'
 
@@ -238,14 +247,83 @@ def answer_html(answer: Answer, documents: Mapping[str, Document], answer_id: st
         )
         return (
             f'<div class="rag-answer rag-refused" id="answer-{answer_id}">'
-            f'<p class="rag-refusal">{REFUSAL_SENTENCE}</p>{block}{_timings(answer)}</div>'
+            f'<p class="rag-refusal">{REFUSAL_SENTENCE}</p>{_generation_note(answer)}{block}{_timings(answer)}</div>'
         )
     cards = "".join(_source_card(c, documents.get(c.doc_id), answer_id) for c in answer.citations)
     return (
         f'<div class="rag-answer" id="answer-{answer_id}">'
-        f'<p class="rag-answer-text">{_answer_text(answer, answer_id)}</p>'
+        f'<p class="rag-answer-text">{_answer_text(answer, answer_id)}</p>{_generation_note(answer)}'
         f'<div class="rag-sources"><div class="rag-sources-heading">Sources</div>{cards}</div>'
         f"{_timings(answer)}</div>"
+    )
+
+
+# -- language-model answers --------------------------------------------------
+
+
+def _removed_list(removed: object) -> str:
+    items = []
+    for entry in removed if isinstance(removed, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        reason = str(entry.get("reason", "")).removeprefix("unsupported: ")
+        detail = f' <span class="rag-removed-reason">({_e(reason)})</span>' if reason else ""
+        items.append(f"<li>“{_e(entry.get('text', ''))}”{detail}</li>")
+    if not items:
+        return ""
+    return (
+        '<div class="rag-removed"><div class="rag-removed-heading">Removed: not supported by the documents</div>'
+        f"<ul>{''.join(items)}</ul></div>"
+    )
+
+
+def _generation_note(answer: Answer) -> str:
+    """What the language model did for this answer: empty for an extractive answer.
+
+    Everything the model wrote (removed sentences, its raw draft) is escaped:
+    model text is as untrusted as document text.
+    """
+    extra = answer.extra
+    if not extra.get("generator"):
+        return ""
+    name = _e(extra["generator"])
+    if extra.get("skipped"):
+        lines = [f"The evidence is too weak to answer, so the language model ({name}) was not asked."]
+    elif extra.get("fallback") == "extractive":
+        why = "said the documents don't answer" if extra.get("model_refused") else "wrote nothing the documents support"
+        lines = [f"The language model ({name}) {why}, so this is the quotes-only answer."]
+    else:
+        corrected = extra.get("corrected_citations") or 0
+        fixed = f" ({corrected} citation{'s' if corrected != 1 else ''} corrected)" if corrected else ""
+        lines = [f"Written by {name}; every sentence was checked against the documents{fixed}."]
+    draft = str(extra.get("raw_answer") or "").strip()
+    shown_draft = (
+        '<details class="rag-model-draft"><summary>The model\'s draft, before checking</summary>'
+        f"<p>{_e(draft)}</p></details>"
+        if draft
+        else ""
+    )
+    notes = "".join(f'<p class="rag-generation-line">{line}</p>' for line in lines)
+    return f'<div class="rag-generation">{notes}{_removed_list(extra.get("removed_sentences"))}{shown_draft}</div>'
+
+
+def draft_html(text: str, stage: str, generator_name: str) -> str:
+    """A language model's draft while it streams: marked as a draft, every character escaped.
+
+    `stage` is a key of DRAFT_STAGES. The draft's [n] are the model's own
+    passage numbers, not links: the verified answer replaces this bubble.
+    """
+    stage = stage if stage in DRAFT_STAGES else "drafting"
+    body = f'<p class="rag-draft-text">{_e(text)}</p>' if text else ""
+    foot = (
+        ""
+        if stage == "searching"
+        else f'<div class="rag-draft-foot">draft by {_e(generator_name)}: sentences the documents don\'t support '
+        "will be removed</div>"
+    )
+    return (
+        f'<div class="rag-draft rag-draft-{stage}">'
+        f'<div class="rag-draft-note">{_e(DRAFT_STAGES[stage])}</div>{body}{foot}</div>'
     )
 
 

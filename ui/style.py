@@ -62,6 +62,31 @@ mark.rag-quote, mark.rag-quoted { background: var(--rag-quote-bg); color: inheri
 .rag-source-foot, .rag-timings { font-size: 0.72rem; color: var(--rag-muted); opacity: 0.85; }
 .rag-timings { margin-top: 6px; }
 
+/* a language model's draft while it streams: plainly not the answer yet */
+.rag-draft { color: var(--rag-muted); line-height: 1.55; overflow-wrap: anywhere; }
+.rag-draft-note { display: inline-flex; align-items: center; gap: 6px; font-size: 0.8rem; font-weight: 600;
+  color: var(--rag-accent); margin-bottom: 6px; }
+.rag-draft-note::before { content: ""; width: 8px; height: 8px; border-radius: 50%; background: var(--rag-accent);
+  animation: rag-pulse 1.2s ease-in-out infinite; }
+@keyframes rag-pulse { 50% { opacity: 0.25; } }
+.rag-draft-text { margin: 0 0 6px !important; padding: 6px 10px !important; border-left: 3px dashed var(--rag-line);
+  font-style: italic; white-space: pre-wrap; }
+.rag-draft-foot { font-size: 0.72rem; opacity: 0.85; }
+
+/* what the language model did for an answer */
+.rag-generation { font-size: 0.82rem; color: var(--rag-muted); margin: -4px 0 10px; }
+.rag-generation-line { margin: 0 0 2px !important; }
+.rag-removed { margin: 6px 0 4px; padding: 6px 10px; border: 1px dashed var(--rag-line); border-radius: 6px; }
+.rag-removed-heading { font-weight: 600; color: #b45309; }
+.dark .rag-removed-heading { color: #fbbf24; }
+.rag-removed ul { margin: 2px 0 0 18px !important; padding: 0 !important; }
+.rag-removed li { text-decoration: line-through; text-decoration-color: rgba(180, 83, 9, 0.5); }
+.rag-removed-reason { text-decoration: none; display: inline-block; font-size: 0.9em; opacity: 0.8; }
+details.rag-model-draft { margin-top: 4px; }
+details.rag-model-draft summary { cursor: pointer; }
+details.rag-model-draft p { white-space: pre-wrap; font-style: italic; margin: 4px 0 0 !important;
+  padding-left: 10px !important; border-left: 3px dashed var(--rag-line); }
+
 /* refusal: plainly not an answer */
 .rag-refusal { font-weight: 600; margin-bottom: 10px !important; }
 .rag-related { border: 1px dashed var(--rag-line); border-radius: 8px; padding: 8px 14px; opacity: 0.92; }
