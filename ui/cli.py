@@ -309,8 +309,20 @@ def cmd_chat(args: argparse.Namespace) -> int:
     auth = args.auth or os.environ.get("RAG_AUTH")
     if auth and ":" not in auth:
         raise InvalidQuestionError("--auth must look like user:password")
+    generator = _generator(args)  # a missing --model-path or --base-url fails before anything loads
+    engine = _open_engine(args)
+    load = getattr(generator, "load", None)
+    if callable(load):  # a local model: load it now, so a bad file fails here and not at the first question
+        print(f"loading {generator.name}...", file=sys.stderr, flush=True)
+        load()
     serve(
-        _open_engine(args), host=args.host, port=args.port, auth=auth, share=args.share, feedback_log=args.feedback_log
+        engine,
+        host=args.host,
+        port=args.port,
+        auth=auth,
+        share=args.share,
+        feedback_log=args.feedback_log,
+        generator=generator,
     )
     return 0
 

@@ -2,12 +2,18 @@
 
     app = build_app(engine)                      # gr.Blocks, not started
     serve(engine, host="127.0.0.1", port=7860)   # what `rag chat` runs
+    serve(engine, generator=LlamaCppGenerator("model.gguf"))  # `rag chat --generator local`
 
 The page has a chat (answers with linked [n] markers and source cards, thumbs
 up/down, example questions, k and a document filter), a Documents tab (full
 text with this conversation's quotes highlighted) and an upload box that
 indexes files at once. `/ask` is an API endpoint for gradio_client that
-returns the answer JSON of `rag ask --json`.
+returns the answer JSON of `rag ask --json` (always extractive, see `api_ask`).
+
+With a generator (a language model, `rag.generators`), a radio switches the
+chat between quotes-only answers and model-written ones. A model's draft
+streams into its bubble, marked as a draft, and is then replaced by the
+verified answer, drawn like any other (ui/chat.py `stream_generated`).
 
 gradio lives behind this module (and ui/style.py). Every string put on the
 page comes from ui/render.py or ui/chat.py, which escape document text; the
@@ -16,8 +22,9 @@ chatbot's own sanitizer stays on as a second fence.
 
 from __future__ import annotations
 
+import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import gradio as gr
@@ -25,6 +32,7 @@ import gradio as gr
 from index.errors import RagError
 from index.loaders import MAX_FILE_BYTES
 from rag.engine import Engine
+from rag.generators import Generator
 from ui import chat
 from ui.feedback import FeedbackLog
 from ui.render import document_html, document_label, notice_html
@@ -41,15 +49,25 @@ EXAMPLE_QUESTIONS = [
     "What share of Russians say they are tired of the war?",
 ]
 ASK_CONCURRENCY = 4  # the engine is thread-safe; embedding itself runs one at a time
+EXTRACTIVE, GENERATED = "extractive", "generated"  # the answer modes of the radio
+ANSWER_MODES = [("Quotes only (extractive)", EXTRACTIVE), ("Language model (verified)", GENERATED)]
 _EMPTY_DOC = '<div class="rag-empty">Choose a document on the left to read it in full.</div>'
 
 
-def _header(engine: Engine) -> str:
+def _header(engine: Engine, generator: Generator | None = None) -> str:
     count = len(engine.data.documents)
+    documents = f"{count} document{'s' if count != 1 else ''}"
+    if generator is None:
+        return (
+            "<h1>Grounded Q&amp;A</h1>"
+            f"<p>Ask about {documents}: every sentence of an answer is a verbatim "
+            "quote, shown in its paragraph so you can check it, and when the documents don't say, it tells you.</p>"
+        )
     return (
         "<h1>Grounded Q&amp;A</h1>"
-        f"<p>Ask about {count} document{'s' if count != 1 else ''}: every sentence of an answer is a verbatim "
-        "quote, shown in its paragraph so you can check it, and when the documents don't say, it tells you.</p>"
+        f"<p>Ask about {documents}. A language model (<code>{html.escape(generator.name)}</code>) can write the "
+        "answer: every sentence it writes is checked against the documents and kept only with the verbatim quote "
+        "that supports it. Switch to quotes only on the right to compare.</p>"
     )
 
 
@@ -74,8 +92,13 @@ def _upload_notice(result: UploadResult) -> str:
     return notice_html("warn" if problems else "ok", message, problems)
 
 
-def build_app(engine: Engine, feedback_log: Path | None = None) -> gr.Blocks:
-    """The chat page over `engine`; thumbs up/down go to `feedback_log` (default INDEX_DIR/feedback.jsonl)."""
+def build_app(engine: Engine, feedback_log: Path | None = None, *, generator: Generator | None = None) -> gr.Blocks:
+    """The chat page over `engine`; thumbs up/down go to `feedback_log` (default INDEX_DIR/feedback.jsonl).
+
+    Without `generator` the page is the extractive chat. With one, the chat
+    answers through it by default (streaming a draft, then the verified
+    answer), and a radio switches back to quotes-only answers.
+    """
     feedback = FeedbackLog(feedback_log or engine.index_dir / "feedback.jsonl")
 
     def respond(question: str, exchanges: list[chat.Exchange], k: float, doc_ids: list[str] | None):
@@ -87,6 +110,26 @@ def build_app(engine: Engine, feedback_log: Path | None = None) -> gr.Blocks:
     def respond_example(exchanges: list[chat.Exchange], k: float, doc_ids: list[str] | None, event: gr.SelectData):
         value = event.value if isinstance(event.value, dict) else {}
         return respond(str(value.get("text", "")), exchanges, k, doc_ids)
+
+    def respond_generated(
+        question: str, exchanges: list[chat.Exchange], k: float, doc_ids: list[str] | None, mode: str
+    ) -> Iterator[tuple]:
+        """Drafts into the chat as the model writes, then the verified answer; the session keeps only that."""
+        if generator is None or mode != GENERATED or not question or not question.strip():
+            yield respond(question, exchanges, k, doc_ids)
+            return
+        for exchange in chat.stream_generated(engine, question, exchanges, generator, int(k), doc_ids):
+            if exchange.get("draft"):
+                yield chat.messages([*exchanges, exchange]), "", gr.skip()
+            else:
+                exchanges = [*exchanges, exchange]
+                yield chat.messages(exchanges), "", exchanges
+
+    def respond_generated_example(
+        exchanges: list[chat.Exchange], k: float, doc_ids: list[str] | None, mode: str, event: gr.SelectData
+    ) -> Iterator[tuple]:
+        value = event.value if isinstance(event.value, dict) else {}
+        yield from respond_generated(str(value.get("text", "")), exchanges, k, doc_ids, mode)
 
     def vote(exchanges: list[chat.Exchange], event: gr.LikeData) -> None:
         index = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
@@ -103,7 +146,7 @@ def build_app(engine: Engine, feedback_log: Path | None = None) -> gr.Blocks:
         return (
             gr.update(choices=choices),
             gr.update(choices=choices, label=f"{count} document{'s' if count != 1 else ''}"),
-            _header(engine),
+            _header(engine, generator),
         )
 
     def upload(paths: Sequence[str] | None):
@@ -124,7 +167,14 @@ def build_app(engine: Engine, feedback_log: Path | None = None) -> gr.Blocks:
         return document_html(document, chat.quoted_spans(exchanges, document.id))
 
     def api_ask(question: str) -> dict:
-        """Answer one question about the documents; returns the answer JSON of `rag ask --json`."""
+        """Answer one question about the documents; returns the answer JSON of `rag ask --json`.
+
+        Always the extractive answer, also when the chat has a language model: this
+        endpoint is for programs, which get one JSON object back rather than a stream,
+        and a CPU model's 10-70 s per question, one question at a time, would leave
+        concurrent callers waiting in line. `rag ask --generator ... --json` gives a
+        model's verified answer as JSON.
+        """
         try:
             return engine.ask(question).to_json()
         except RagError as error:
@@ -133,7 +183,7 @@ def build_app(engine: Engine, feedback_log: Path | None = None) -> gr.Blocks:
     choices = _choices(engine)
     with gr.Blocks(title="Grounded Q&A", analytics_enabled=False) as app:
         exchanges = gr.State([])
-        header = gr.HTML(_header(engine), elem_id="rag-header")
+        header = gr.HTML(_header(engine, generator), elem_id="rag-header")
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=420):
@@ -160,6 +210,15 @@ def build_app(engine: Engine, feedback_log: Path | None = None) -> gr.Blocks:
                         autofocus=True,
                     )
                 with gr.Column(scale=1, min_width=260):
+                    mode = None
+                    if generator is not None:
+                        mode = gr.Radio(
+                            choices=ANSWER_MODES,
+                            value=GENERATED,
+                            label="Answer with",
+                            info=f"Model: {generator.name}. Its sentences are kept only with a supporting quote.",
+                            elem_id="rag-answer-mode",
+                        )
                     gr.Markdown("#### Search settings")
                     k = gr.Slider(1, 20, value=5, step=1, label="Passages to search (k)")
                     doc_filter = gr.Dropdown(
@@ -197,10 +256,22 @@ def build_app(engine: Engine, feedback_log: Path | None = None) -> gr.Blocks:
         private = {"api_visibility": "private"}
         ask_inputs = [question, exchanges, k, doc_filter]
         ask_outputs = [chatbot, question, exchanges]
-        question.submit(respond, ask_inputs, ask_outputs, concurrency_limit=ASK_CONCURRENCY, **private)
-        chatbot.example_select(
-            respond_example, [exchanges, k, doc_filter], ask_outputs, concurrency_limit=ASK_CONCURRENCY, **private
-        )
+        if mode is None:
+            question.submit(respond, ask_inputs, ask_outputs, concurrency_limit=ASK_CONCURRENCY, **private)
+            chatbot.example_select(
+                respond_example, [exchanges, k, doc_filter], ask_outputs, concurrency_limit=ASK_CONCURRENCY, **private
+            )
+        else:
+            question.submit(
+                respond_generated, [*ask_inputs, mode], ask_outputs, concurrency_limit=ASK_CONCURRENCY, **private
+            )
+            chatbot.example_select(
+                respond_generated_example,
+                [exchanges, k, doc_filter, mode],
+                ask_outputs,
+                concurrency_limit=ASK_CONCURRENCY,
+                **private,
+            )
         chatbot.like(vote, [exchanges], None, **private)
         chatbot.clear(lambda: [], None, exchanges, **private)
         files.upload(
@@ -263,6 +334,7 @@ def serve(
     auth: str | None = None,
     share: bool = False,
     feedback_log: Path | None = None,
+    generator: Generator | None = None,
 ) -> None:
-    """Run the web chat until interrupted (what `rag chat` does)."""
-    launch(build_app(engine, feedback_log), host=host, port=port, auth=auth, share=share)
+    """Run the web chat until interrupted (what `rag chat` does); `generator` adds model-written answers."""
+    launch(build_app(engine, feedback_log, generator=generator), host=host, port=port, auth=auth, share=share)
