@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.errors import RagError
 from index.paths import PROJECT_ROOT
 
-__all__ = ["ALL_EVIDENCE_CATEGORIES", "DEFAULT_SET", "EvalItem", "Evidence", "load_set"]
+__all__ = ["ALL_EVIDENCE_CATEGORIES", "DEFAULT_SET", "EvalItem", "Evidence", "load_set", "select_items"]
 
 DEFAULT_SET = PROJECT_ROOT / "eval" / "sets" / "default.jsonl"
 # In these categories every evidence span is needed; elsewhere any one will do.
@@ -73,3 +74,16 @@ def load_set(path: Path) -> list[EvalItem]:
     if not items:
         raise RagError(f"eval set {path} has no questions")
     return items
+
+
+def select_items(items: Sequence[EvalItem], limit: int | None = None, stride: int = 1) -> list[EvalItem]:
+    """Every `stride`-th item, then the first `limit` of those, with the earlier turn of any follow-up kept."""
+    if stride < 1 or (limit is not None and limit < 1):
+        raise RagError("--stride and --limit must be at least 1")
+    by_id = {item.id: item for item in items}
+    picked = {item.id for item in list(items)[::stride][:limit]}
+    for item_id in list(picked):
+        while by_id[item_id].follows:
+            item_id = by_id[item_id].follows  # type: ignore[assignment]
+            picked.add(item_id)
+    return [item for item in items if item.id in picked]

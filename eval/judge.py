@@ -1,20 +1,31 @@
-"""Does a quote support a statement? The citation judge of the eval.
+"""Does a quote support a statement? The citation judges of the eval.
 
-No entailment model can be shipped offline here, so the judge is a documented
-lexical + semantic score: a statement is supported by a quote when the quote
-contains at least 80% of the statement's content words (stemmed), or when the
-MiniLM cosine between them is at least 0.75. Reports name the judge used.
+No entailment model can be shipped offline here, so the default judge is a
+documented lexical + semantic score: a statement is supported by a quote when
+the quote contains at least 80% of the statement's content words (stemmed), or
+when the MiniLM cosine between them is at least 0.75. When a local language
+model is loaded (`rag eval --generator local`), `eval.llm_judge.LlmJudge` asks it
+too, as a yes/no entailment judge. Reports name the judge used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 
 from index.text import tokenize
 
-__all__ = ["SupportJudge"]
+__all__ = ["CachedJudge", "Judge", "SupportJudge"]
+
+
+class Judge(Protocol):
+    """Decides whether quotes, taken together, support a statement."""
+
+    name: str
+
+    def supports(self, statement: str, quotes: Sequence[str]) -> bool: ...
 
 
 class SupportJudge:
@@ -44,3 +55,19 @@ class SupportJudge:
             return True
         vectors = self._embed([statement, evidence])
         return float(vectors[0] @ vectors[1]) >= self.min_cosine
+
+
+class CachedJudge:
+    """A judge that asks each (statement, quotes) question once: the same pair recurs
+    in citation recall, precision and agreement, and a model judge is slow."""
+
+    def __init__(self, judge: Judge) -> None:
+        self.judge = judge
+        self.name = judge.name
+        self._verdicts: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+    def supports(self, statement: str, quotes: Sequence[str]) -> bool:
+        key = (statement, tuple(quotes))
+        if key not in self._verdicts:
+            self._verdicts[key] = self.judge.supports(statement, quotes)
+        return self._verdicts[key]

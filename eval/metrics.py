@@ -9,15 +9,19 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from eval.dataset import EvalItem
 from index.text import normalize
 from index.types import Document
 from rag.types import Answer, Citation
 
 __all__ = [
+    "CitationPair",
     "answer_statements",
+    "citation_pairs",
     "contains",
     "evidence_hits",
     "first_citation_correct",
@@ -89,6 +93,30 @@ def answer_statements(answer: Answer) -> list[tuple[str, list[int]]]:
         markers = [int(n) for n in re.findall(r"\[(\d+)\]", match.group(2))]
         statements.append((match.group(1).strip(), markers))
     return statements
+
+
+@dataclass(frozen=True)
+class CitationPair:
+    """One citation of one statement, labelled by the gold evidence."""
+
+    statement: str
+    n: int
+    quote: str
+    gold: bool  # the quote contains one of the item's gold evidence spans
+
+
+def citation_pairs(item: EvalItem, answer: Answer) -> list[CitationPair]:
+    """Every (statement, citation) pair of an answer to an answerable item with gold evidence."""
+    spans = [e.text for e in item.evidence]
+    if not item.answerable or not spans:
+        return []
+    by_number = {c.n: c for c in answer.citations}
+    return [
+        CitationPair(statement, n, by_number[n].quote, any(contains(by_number[n].quote, s) for s in spans))
+        for statement, markers in answer_statements(answer)
+        for n in markers
+        if n in by_number
+    ]
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -6,9 +6,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from eval.dataset import EvalItem
-from eval.judge import SupportJudge
+from eval.judge import Judge, SupportJudge
 from eval.metrics import (
     answer_statements,
+    citation_pairs,
     evidence_hits,
     first_citation_correct,
     keyword_hits,
@@ -21,7 +22,19 @@ from index.types import Document
 from rag.engine import Engine
 from rag.types import Answer, Turn
 
-__all__ = ["ItemResult", "run_set", "summarize"]
+__all__ = [
+    "Ask",
+    "ItemResult",
+    "citation_support",
+    "evaluate_item",
+    "judge_citations",
+    "judge_report",
+    "run_set",
+    "summarize",
+]
+
+# How a run asks one question: (question, history, item id) -> answer.
+Ask = Callable[[str, Sequence[Turn], str], Answer]
 
 STAGES = ("retrieve", "select", "compose", "total")
 
@@ -38,7 +51,7 @@ class ItemResult:
     statements: int
     statements_supported: int
     citations: int
-    citations_supporting: int
+    citations_precise: int  # in the manner of ALCE (`citation_support`)
     quotes_valid: int
 
     @property
@@ -68,25 +81,47 @@ class ItemResult:
         }
 
 
-def _judge_citations(answer: Answer, judge: SupportJudge) -> tuple[int, int, int, int]:
-    """(statements, statements supported, citations, citations that support their statement)."""
+def citation_support(statement: str, quotes: Sequence[str], judge: Judge) -> tuple[bool, list[bool]]:
+    """(do the quotes jointly support the statement, is each citation precise), as in ALCE.
+
+    A single citation is precise when it supports the statement. With several,
+    none is precise when they do not jointly support it; when they do, a
+    citation is imprecise only when it does not support the statement alone
+    and the other citations still support it without it (it adds nothing).
+    """
+    if not quotes:
+        return False, []
+    supported = judge.supports(statement, quotes)
+    if not supported:
+        return False, [False] * len(quotes)
+    if len(quotes) == 1:
+        return True, [True]
+    precise = []
+    for index, quote in enumerate(quotes):
+        rest = [q for i, q in enumerate(quotes) if i != index]
+        precise.append(judge.supports(statement, [quote]) or not judge.supports(statement, rest))
+    return True, precise
+
+
+def judge_citations(answer: Answer, judge: Judge) -> tuple[int, int, int, int]:
+    """(statements, statements supported, citations, precise citations) of one answer."""
     by_number = {c.n: c for c in answer.citations}
     statements = answer_statements(answer)
-    supported = cited = supporting = 0
+    supported = cited = precise = 0
     for statement, markers in statements:
         quotes = [by_number[n].quote for n in markers if n in by_number]
-        supported += judge.supports(statement, quotes)
-        for quote in quotes:
-            cited += 1
-            supporting += judge.supports(statement, [quote])
-    return len(statements), supported, cited, supporting
+        joint, flags = citation_support(statement, quotes, judge)
+        supported += joint
+        cited += len(flags)
+        precise += sum(flags)
+    return len(statements), supported, cited, precise
 
 
 def evaluate_item(
     item: EvalItem,
     answer: Answer,
     documents: dict[str, Document],
-    judge: SupportJudge,
+    judge: Judge,
 ) -> ItemResult:
     spans = [e.text for e in item.evidence]
     passages = [p.text for p in answer.passages]
@@ -94,7 +129,7 @@ def evaluate_item(
     # Multi-sentence and comparison items need every span; the others any one.
     recall = (sum(hits) / len(hits) if hits else 0.0) if item.needs_all_evidence else float(any(hits))
     keywords = keyword_hits(answer.answer, item.keywords) if not answer.refused else [False] * len(item.keywords)
-    statements, supported, cited, supporting = _judge_citations(answer, judge)
+    statements, supported, cited, precise = judge_citations(answer, judge)
     return ItemResult(
         item=item,
         answer=answer,
@@ -106,7 +141,7 @@ def evaluate_item(
         statements=statements,
         statements_supported=supported,
         citations=cited,
-        citations_supporting=supporting,
+        citations_precise=precise,
         quotes_valid=sum(quote_valid(c, documents) for c in answer.citations),
     )
 
@@ -118,9 +153,20 @@ def run_set(
     *,
     k: int = 5,
     on_item: Callable[[ItemResult], None] | None = None,
+    ask: Ask | None = None,
+    judge: Judge | None = None,
 ) -> list[ItemResult]:
-    """Ask every item; a follow-up gets the real earlier turn (question and answer) as history."""
-    judge = SupportJudge(engine.embedder.embed)
+    """Ask every item; a follow-up gets the real earlier turn (question and answer) as history.
+
+    `ask` answers one question (default: the extractive `engine.ask`); `judge`
+    decides citation support (default: the lexical+semantic `SupportJudge`).
+    """
+    judge = judge or SupportJudge(engine.embedder.embed)
+
+    def extractive(question: str, history: Sequence[Turn], item_id: str) -> Answer:
+        return engine.ask(question, history, k=k, id=item_id)
+
+    ask = ask or extractive
     answers: dict[str, Answer] = {}
     by_id = {item.id: item for item in items}
     results = []
@@ -129,7 +175,7 @@ def run_set(
         if item.follows:
             earlier = answers[item.follows]
             history = [Turn("user", by_id[item.follows].question), Turn("assistant", earlier.answer)]
-        answer = engine.ask(item.question, history, k=k, id=item.id)
+        answer = ask(item.question, history, item.id)
         answers[item.id] = answer
         result = evaluate_item(item, answer, documents, judge)
         results.append(result)
@@ -163,7 +209,7 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, object]:
         "keyword_recall": _share([r.keywords_found for r in answerable]),
         "token_f1": _share([r.token_f1 for r in answered]),
         "citation_recall": sum(r.statements_supported for r in results) / statements if statements else 0.0,
-        "citation_precision": sum(r.citations_supporting for r in results) / citations if citations else 0.0,
+        "citation_precision": sum(r.citations_precise for r in results) / citations if citations else 0.0,
         "quote_validity": sum(r.quotes_valid for r in results) / all_citations if all_citations else 1.0,
         "refusal_rate": _share([r.answer.refused for r in unanswerable]),
         "false_refusal_rate": _share([r.answer.refused for r in answerable]),
@@ -175,4 +221,29 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, object]:
             }
             for stage in STAGES
         },
+    }
+
+
+def judge_report(results: Sequence[ItemResult], judge: Judge) -> dict[str, float | int]:
+    """Citation recall/precision by `judge`, and how often it agrees with the gold evidence.
+
+    For every (statement, citation) pair of an answerable item, the gold label
+    is whether the cited quote contains one of the item's gold evidence spans
+    (`eval.metrics.citation_pairs`); the judge's verdict is whether that quote
+    alone supports the statement. `agreement` is the share of pairs where the
+    two match, `yes_rate` the share the judge calls supported, `gold_rate` the
+    share that are gold evidence.
+    """
+    counts = [judge_citations(r.answer, judge) for r in results]
+    statements, supported = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    cited, precise = sum(c[2] for c in counts), sum(c[3] for c in counts)
+    pairs = [pair for r in results for pair in citation_pairs(r.item, r.answer)]
+    verdicts = [judge.supports(pair.statement, [pair.quote]) for pair in pairs]
+    return {
+        "citation_recall": supported / statements if statements else 0.0,
+        "citation_precision": precise / cited if cited else 0.0,
+        "pairs": len(pairs),
+        "agreement": _share([v == pair.gold for v, pair in zip(verdicts, pairs, strict=True)]),
+        "yes_rate": _share(verdicts),
+        "gold_rate": _share([pair.gold for pair in pairs]),
     }
