@@ -1,22 +1,28 @@
-"""`rag eval`: run an eval set (or an outside benchmark), report, and gate on thresholds."""
+"""`rag eval`: run an eval set (or an outside benchmark), report, and gate on thresholds.
+
+With `--generator local|openai` the set is answered by the extractive engine
+and by the language model (verified), side by side (`eval.compare`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from eval.dataset import DEFAULT_SET, load_set
+from eval.dataset import DEFAULT_SET, EvalItem, load_set, select_items
 from eval.html_report import render_report
 from eval.judge import SupportJudge
 from eval.runner import ItemResult, run_set, summarize
-from index.errors import RagError
+from index.errors import InvalidQuestionError, RagError
 from index.loaders import load_documents
 from index.paths import PROJECT_ROOT
+from rag.generators import Generator
 
-__all__ = ["DEFAULT_THRESHOLDS", "check_gate", "run"]
+__all__ = ["DEFAULT_THRESHOLDS", "check_gate", "run", "run_generator"]
 
 DEFAULT_THRESHOLDS = PROJECT_ROOT / "eval" / "thresholds.json"
 DEFAULT_REPORTS = PROJECT_ROOT / "eval" / "reports"
@@ -67,18 +73,50 @@ def _benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
-def run(args: argparse.Namespace, open_engine: Callable[[argparse.Namespace], object]) -> int:
+def _check_options(args: argparse.Namespace, generator: Generator | None) -> None:
+    """Refuse option combinations that would silently mean nothing."""
+    stride = getattr(args, "stride", None)
+    if args.benchmark and generator is not None:
+        raise InvalidQuestionError("--benchmark measures the extractive engine; run --generator without --benchmark")
+    if args.benchmark and stride is not None:
+        raise InvalidQuestionError("--stride selects eval-set questions for --generator runs; benchmarks take --limit")
+    if not args.benchmark and generator is None and (stride is not None or args.limit is not None):
+        raise InvalidQuestionError(
+            "--limit and --stride select questions for --generator and --benchmark runs; "
+            "the gate of plain `rag eval` always runs the whole set"
+        )
+
+
+def _read_thresholds(path: Path) -> dict[str, object]:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise RagError(f"cannot read thresholds {path}: {error}") from error
+
+
+def _documents_on_disk(engine) -> dict:
+    """The indexed files as they are on disk now: quotes are checked against these, not the index's copy."""
+    return {d.id: d for d in load_documents([Path(s) for s in engine.data.manifest.sources]).documents}
+
+
+def run(
+    args: argparse.Namespace,
+    open_engine: Callable[[argparse.Namespace], object],
+    generator: Generator | None = None,
+) -> int:
+    """`rag eval`: the exit code is 1 when the gate fails."""
+    _check_options(args, generator)
     if args.benchmark:
         return _benchmark(args)
     items = load_set(args.set or DEFAULT_SET)
-    thresholds_path = args.thresholds or DEFAULT_THRESHOLDS
-    try:
-        thresholds = json.loads(Path(thresholds_path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise RagError(f"cannot read thresholds {thresholds_path}: {error}") from error
+    if generator is not None:
+        load = getattr(generator, "load", None)
+        if load:
+            load()  # a missing model fails before the index is opened; loading is not part of any answer's time
+        return run_generator(args, open_engine(args), generator, items)
+    thresholds = _read_thresholds(args.thresholds or DEFAULT_THRESHOLDS)
     engine = open_engine(args)
-    # Quotes are checked against the files as they are on disk now, not the index's copy.
-    documents = {d.id: d for d in load_documents([Path(s) for s in engine.data.manifest.sources]).documents}
+    documents = _documents_on_disk(engine)
 
     def progress(result: ItemResult) -> None:
         if not args.json:
@@ -117,3 +155,60 @@ def run(args: argparse.Namespace, open_engine: Callable[[argparse.Namespace], ob
         print(f"\nreports: {out / 'eval.json'}, {out / 'eval.html'}")
         print("gate: passed" if report["passed"] else "gate: FAILED (see the FAIL lines above)")
     return 0 if report["passed"] else 1
+
+
+def _generator_progress(mode: str, result: ItemResult) -> None:
+    if mode == "extractive":
+        print("." if result.correct else "x", end="", file=sys.stderr, flush=True)
+        return
+    answer = result.answer
+    note = answer.extra.get("fallback") or ("skipped" if "skipped" in answer.extra else "")
+    print(
+        f"\n{'ok ' if result.correct else 'BAD'} {result.item.id} {answer.timings_ms['total'] / 1000:5.1f}s "
+        f"removed={len(answer.extra.get('removed_sentences', []))} {note} | {answer.answer[:90]!r}",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def run_generator(args: argparse.Namespace, engine, generator: Generator, items: Sequence[EvalItem]) -> int:
+    """`rag eval --generator`: both modes side by side, `generators.json`, and the generator gate.
+
+    The gate is `quote_validity >= 1.0` on the generated answers (`eval.compare.GENERATED_GATE`),
+    or the limits of `--thresholds` when one is given, checked on the generated answers.
+    """
+    from eval.compare import GENERATED_GATE, report_table, run_comparison
+    from eval.llm_judge import LlmJudge
+    from rag.generators import LlamaCppGenerator
+
+    thresholds = _read_thresholds(args.thresholds) if args.thresholds else GENERATED_GATE
+    selected = select_items(items, args.limit, getattr(args, "stride", None) or 1)
+    local = isinstance(generator, LlamaCppGenerator)
+    started = time.perf_counter()
+    result = run_comparison(
+        engine,
+        generator,
+        selected,
+        _documents_on_disk(engine),
+        llm_judge=LlmJudge(generator) if local else None,
+        trust_model_refusal=getattr(args, "trust_model_refusal", False),
+        on_item=None if args.json else _generator_progress,
+    )
+    gate = check_gate(result["generated"], thresholds)
+    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    result["gate"] = [{"metric": n, "value": v, "limit": lim, "passed": ok} for n, v, lim, ok in gate]
+    result["passed"] = all(ok for *_, ok in gate)
+    out = args.out or DEFAULT_REPORTS
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "generators.json"
+    path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "items"}, ensure_ascii=False))
+    else:
+        print(file=sys.stderr)
+        print(report_table(result))
+        failed = [f"{n} {v:.3f}" for n, v, _, ok in gate if not ok]
+        print(f"\nwall time {result['wall_seconds']} s; report: {path}")
+        print("gate (generated answers): " + ("passed" if result["passed"] else "FAILED: " + ", ".join(failed)))
+    return 0 if result["passed"] else 1

@@ -125,7 +125,13 @@ def _parser() -> argparse.ArgumentParser:
         "--benchmark", choices=["scifact", "clapnq"], default=None, help="run an outside benchmark instead"
     )
     evaluate.add_argument("--data", type=Path, default=None, help="benchmark data folder")
-    evaluate.add_argument("--limit", type=int, default=None, help="only the first N benchmark questions")
+    evaluate.add_argument("--limit", type=int, default=None, help="first N questions (--benchmark, --generator)")
+    evaluate.add_argument(
+        "--stride", type=int, default=None, help="with --generator: every Nth question (follow-ups keep their 1st turn)"
+    )
+    evaluate.add_argument(
+        "--trust-model-refusal", action="store_true", help="with --generator: a model refusal stands (no fallback)"
+    )
     _add_generator_options(evaluate)
     return parser
 
@@ -330,7 +336,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from eval.cli import run
 
-    return run(args, _open_engine)
+    return run(args, _open_engine, _generator(args))
 
 
 def main(argv: list[str] | None = None) -> int:
