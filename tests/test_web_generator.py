@@ -9,6 +9,7 @@ gradio_client on a launched app to check that it stays extractive.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 import threading
@@ -176,6 +177,19 @@ def test_a_clear_refusal_never_asks_the_model(small_engine: Engine) -> None:
     assert "was not asked" in str(final["html"])
 
 
+def test_a_model_error_ending_in_a_question_is_not_given_a_second_full_stop(small_engine: Engine) -> None:
+    class Unreachable(ScriptedGenerator):
+        def stream(self, messages) -> Iterator[str]:
+            raise GenerationError("no answer from http://127.0.0.1:9/v1; is it running?")
+            yield ""
+
+    failed = run(small_engine, Unreachable(""))[-1]
+    assert failed["error"] == (
+        "The language model could not answer: no answer from http://127.0.0.1:9/v1; is it running? "
+        "Try again, or switch to quotes-only answers."
+    )
+
+
 def test_a_model_error_is_a_readable_message_and_the_next_question_works(small_engine: Engine) -> None:
     broken = ScriptedGenerator(SUPPORTED, delay=0.03, fail_after=4)
     states = run(small_engine, broken)
@@ -262,3 +276,16 @@ def test_the_ask_api_stays_extractive_with_a_generator(small_engine: Engine, tmp
     assert generator.calls == 0
     assert "generation" not in answer
     assert answer["answer"] == small_engine.ask(GENEVA).answer and answer["citations"]
+
+
+def test_a_model_answer_shows_seconds_and_the_corrected_citations(small_engine: Engine) -> None:
+    timings = {"retrieve": 27.0, "select": 859.0, "compose": 422.0, "generate": 19933.0, "verify": 422.0}
+    answer = dataclasses.replace(
+        small_engine.ask(GENEVA),
+        timings_ms={**timings, "total": 21244.0},
+        extra={"generator": "local:m.gguf", "raw_answer": "Rubio went.", "corrected_citations": 2},
+    )
+    page = answer_html(answer, small_engine.data.documents, "a2")
+    assert "answered in 21.2 s (retrieve 27 ms · select 859 ms · generate 19.9 s · verify 422 ms)" in page
+    assert "Written by local:m.gguf; every sentence was checked against the documents; 2 sentences were given" in page
+    assert "The model's draft, before checking</summary><p>Rubio went.</p>" in page

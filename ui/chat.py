@@ -126,13 +126,20 @@ def _exchange(engine: Engine, question: str, exchange_id: str, answer: Callable[
     except InvalidQuestionError as problem:
         error = f"That question can't be asked: {problem}."
     except GenerationError as problem:
-        error = f"The language model could not answer: {problem}. Try again, or switch to quotes-only answers."
+        retry = "Try again, or switch to quotes-only answers."
+        error = f"The language model could not answer: {_sentence(str(problem))} {retry}"
     except RagError as problem:
         error = f"The index could not answer: {problem}."
     except Exception:
         log.exception("answering %r failed", question[:200])
         error = "Something went wrong while answering. The app is still running: please try again."
     return {**exchange, "error": error, "html": error_html(error)}
+
+
+def _sentence(text: str) -> str:
+    """`text` ending in one full stop (or its own ? or !)."""
+    text = text.strip()
+    return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
 class _Watched:

@@ -220,14 +220,25 @@ def _passage_card(passage: Passage, document: Document | None) -> str:
     )
 
 
+def _milliseconds(ms: float) -> str:
+    return f"{ms:.0f} ms"
+
+
+def _seconds_or_ms(ms: float) -> str:
+    return f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms:.0f} ms"
+
+
 def _timings(answer: Answer) -> str:
     t = answer.timings_ms
     if "total" not in t:
         return ""
-    names = ("retrieve", "select", "generate", "verify") if "generate" in t else ("retrieve", "select", "compose")
-    stages = " · ".join(f"{name} {t[name]:.0f} ms" for name in names if name in t)
+    if "generate" in t:  # a language model's answer takes seconds
+        names, duration = ("retrieve", "select", "generate", "verify"), _seconds_or_ms
+    else:
+        names, duration = ("retrieve", "select", "compose"), _milliseconds
+    stages = " · ".join(f"{name} {duration(t[name])}" for name in names if name in t)
     detail = f" ({stages})" if stages else ""
-    return f'<div class="rag-timings">answered in {t["total"]:.0f} ms{detail}</div>'
+    return f'<div class="rag-timings">answered in {duration(t["total"])}{detail}</div>'
 
 
 def answer_html(answer: Answer, documents: Mapping[str, Document], answer_id: str) -> str:
@@ -294,7 +305,11 @@ def _generation_note(answer: Answer) -> str:
         lines = [f"The language model ({name}) {why}, so this is the quotes-only answer."]
     else:
         corrected = extra.get("corrected_citations") or 0
-        fixed = f" ({corrected} citation{'s' if corrected != 1 else ''} corrected)" if corrected else ""
+        fixed = (
+            f"; {corrected} sentence{'s were' if corrected != 1 else ' was'} given the quote that supports it"
+            if corrected
+            else ""
+        )
         lines = [f"Written by {name}; every sentence was checked against the documents{fixed}."]
     draft = str(extra.get("raw_answer") or "").strip()
     shown_draft = (

@@ -216,7 +216,7 @@ def build_app(engine: Engine, feedback_log: Path | None = None, *, generator: Ge
                             choices=ANSWER_MODES,
                             value=GENERATED,
                             label="Answer with",
-                            info=f"Model: {generator.name}. Its sentences are kept only with a supporting quote.",
+                            info=f"Model: {generator.name}",
                             elem_id="rag-answer-mode",
                         )
                     gr.Markdown("#### Search settings")
