@@ -20,6 +20,7 @@ from eval.runner import ItemResult, run_set, summarize
 from index.errors import InvalidQuestionError, RagError
 from index.loaders import load_documents
 from index.paths import PROJECT_ROOT
+from rag.engine import Engine
 from rag.generators import Generator
 
 __all__ = ["DEFAULT_THRESHOLDS", "check_gate", "run", "run_generator"]
@@ -94,7 +95,7 @@ def _read_thresholds(path: Path) -> dict[str, object]:
         raise RagError(f"cannot read thresholds {path}: {error}") from error
 
 
-def _documents_on_disk(engine) -> dict:
+def _documents_on_disk(engine: Engine) -> dict:
     """The indexed files as they are on disk now: quotes are checked against these, not the index's copy."""
     return {d.id: d for d in load_documents([Path(s) for s in engine.data.manifest.sources]).documents}
 
@@ -157,22 +158,33 @@ def run(
     return 0 if report["passed"] else 1
 
 
-def _generator_progress(mode: str, result: ItemResult) -> None:
-    if mode == "extractive":
-        print("." if result.correct else "x", end="", file=sys.stderr, flush=True)
-        return
-    answer = result.answer
-    note = answer.extra.get("fallback") or ("skipped" if "skipped" in answer.extra else "")
-    print(
-        f"\n{'ok ' if result.correct else 'BAD'} {result.item.id} {answer.timings_ms['total'] / 1000:5.1f}s "
-        f"removed={len(answer.extra.get('removed_sentences', []))} {note} | {answer.answer[:90]!r}",
-        end="",
-        file=sys.stderr,
-        flush=True,
-    )
+def _generator_progress(questions: int, judged_by_model: bool) -> Callable[[str, ItemResult], None]:
+    """Dots for the extractive pass, one line per generated answer, then a note while the model judges."""
+    done = 0
+
+    def progress(mode: str, result: ItemResult) -> None:
+        nonlocal done
+        if mode == "extractive":
+            print("." if result.correct else "x", end="", file=sys.stderr, flush=True)
+            return
+        done += 1
+        answer = result.answer
+        note = answer.extra.get("fallback") or ("skipped" if "skipped" in answer.extra else "")
+        print(
+            f"\n[{done}/{questions}] {'ok ' if result.correct else 'BAD'} {result.item.id} "
+            f"{answer.timings_ms['total'] / 1000:5.1f}s removed={len(answer.extra.get('removed_sentences', []))} "
+            f"{note} | {answer.answer[:90]!r}",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+        if done == questions and judged_by_model:
+            print("\njudging the citations with the model...", end="", file=sys.stderr, flush=True)
+
+    return progress
 
 
-def run_generator(args: argparse.Namespace, engine, generator: Generator, items: Sequence[EvalItem]) -> int:
+def run_generator(args: argparse.Namespace, engine: Engine, generator: Generator, items: Sequence[EvalItem]) -> int:
     """`rag eval --generator`: both modes side by side, `generators.json`, and the generator gate.
 
     The gate is `quote_validity >= 1.0` on the generated answers (`eval.compare.GENERATED_GATE`),
@@ -193,7 +205,7 @@ def run_generator(args: argparse.Namespace, engine, generator: Generator, items:
         _documents_on_disk(engine),
         llm_judge=LlmJudge(generator) if local else None,
         trust_model_refusal=getattr(args, "trust_model_refusal", False),
-        on_item=None if args.json else _generator_progress,
+        on_item=None if args.json else _generator_progress(len(selected), local),
     )
     gate = check_gate(result["generated"], thresholds)
     result["wall_seconds"] = round(time.perf_counter() - started, 1)

@@ -21,8 +21,10 @@ _ABBREVIATIONS = frozenset(
     sept oct nov dec""".split()
 )
 
-# Sentence-final punctuation, optional closing quotes/brackets, then whitespace.
-_END = re.compile(r"(?<=\S)([.!?\u2026]+)([\"'\u201d\u2019\u00bb)\]]*)(?=\s)")
+# Sentence-final punctuation, optional closing quotes/brackets, then whitespace. The punctuation
+# either touches its word ("year.") or stands one space after it ("year ."), as in text that was
+# tokenized Penn-Treebank style (Wikipedia dumps, NLP data sets) before it reached us.
+_END = re.compile(r"(?:(?<=\S)|(?<=\S ))([.!?\u2026]+)([\"'\u201d\u2019\u00bb)\]]*)(?=\s)")
 _PARAGRAPH = re.compile(r"\n\s*")
 
 
@@ -32,14 +34,15 @@ def _ends_sentence(text: str, punct_start: int, after: int) -> bool:
     if not following:
         return True
     first = following[0]
-    if first.islower():
+    if first.islower() or first in ".!?\u2026,;:":  # "goes on", or a spaced ellipsis ". . ."
         return False
     if text[punct_start] != ".":
         return True
-    word_start = punct_start
+    word_end = punct_start - 1 if text[punct_start - 1] == " " else punct_start  # "Mr ." as "Mr."
+    word_start = word_end
     while word_start > 0 and not text[word_start - 1].isspace():
         word_start -= 1
-    word = text[word_start:punct_start].lower().lstrip("(\"'\u201c\u2018")
+    word = text[word_start:word_end].lower().lstrip("(\"'\u201c\u2018")
     if word in _ABBREVIATIONS:
         return False
     # A single capital letter is an initial ("Jack F. Matlock").

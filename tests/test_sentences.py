@@ -54,3 +54,18 @@ def test_spans_are_ordered_stripped_and_cover_every_visible_character(text):
         previous_end = end
     visible = {i for i, ch in enumerate(text) if not ch.isspace()}
     assert visible <= covered
+
+
+def test_penn_treebank_tokenized_text_splits_at_spaced_periods():
+    # Wikipedia-derived NLP data (ClapNQ, Natural Questions) puts a space before punctuation.
+    text = "The season began in 1999 . It was `` the best '' year . Mr . Smith said so ! He left ."
+    assert texts_of(text) == [
+        "The season began in 1999 .",
+        "It was `` the best '' year .",
+        "Mr . Smith said so !",
+        "He left .",
+    ]
+
+
+def test_a_spaced_period_before_a_lowercase_word_or_more_dots_does_not_end_a_sentence():
+    assert texts_of("It costs 5 dollars . . . and more . Then") == ["It costs 5 dollars . . . and more .", "Then"]
