@@ -27,7 +27,7 @@ _SPACES = re.compile(r"\s+")
 @dataclass(frozen=True)
 class ComposeSettings:
     refuse_below: float = 0.389  # minimum score of the best sentence (eval.calibrate)
-    relative: float = 0.9  # further sentences need this share of the best score
+    relative: float = 0.8  # further sentences need this share of the best score (docs/benchmarks.md, ClapNQ)
     max_sentences: int = 3
     redundancy: float = 0.9  # skip a sentence this similar to one already chosen
 
