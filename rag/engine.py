@@ -73,7 +73,8 @@ def clean_question(question: str) -> str:
 @dataclass(frozen=True)
 class FoundEvidence:
     data: IndexData
-    query: str
+    question: str  # as cleaned by `clean_question`
+    query: str  # what was searched (the question, or it resolved against the conversation)
     passages: list[Passage]
     evidence: list[Evidence]  # best first
     similarity: np.ndarray | None  # cosine between the evidence sentences
@@ -222,7 +223,7 @@ class Engine:
             vectors = self._sentence_vectors_for([e.sentence for e in top])
             similarity = vectors @ vectors.T
         named = named_documents(question, self._names)
-        return FoundEvidence(data, query, passages, evidence, similarity, named, retrieve_seconds)
+        return FoundEvidence(data, question, query, passages, evidence, similarity, named, retrieve_seconds)
 
     def ask(
         self,
@@ -234,7 +235,6 @@ class Engine:
         id: object = None,
     ) -> Answer:
         started = time.perf_counter()
-        question = clean_question(question)
         found = self.find_evidence(question, history, k=k, doc_ids=doc_ids)
         chosen = choose_evidence(found.evidence, self.settings.compose, found.similarity, found.named_docs)
         selected = time.perf_counter()
@@ -244,7 +244,7 @@ class Engine:
         finished = time.perf_counter()
         retrieved = started + found.retrieve_seconds
         return Answer(
-            question=question,
+            question=found.question,
             answer=REFUSAL if refused else text,
             refused=refused,
             citations=citations,

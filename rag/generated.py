@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 
 from rag.compose import REFUSAL, choose_evidence, compose
-from rag.engine import Engine, clean_question
+from rag.engine import Engine
 from rag.generators import Generator
 from rag.prompting import build_prompt
 from rag.types import Answer, Turn
@@ -57,8 +57,8 @@ def answer_with_generator(
 ) -> Answer:
     """A grounded answer drafted by `generator` and verified sentence by sentence."""
     started = time.perf_counter()
-    question = clean_question(question)
     found = engine.find_evidence(question, history, k=k, doc_ids=doc_ids)
+    question = found.question
     retrieved = started + found.retrieve_seconds
     documents = found.data.documents
     chosen = choose_evidence(found.evidence, engine.settings.compose, found.similarity, found.named_docs)
