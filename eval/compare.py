@@ -166,6 +166,13 @@ def _p50_p95(stats: dict) -> str:
     return f"{stats['p50']:.0f} / {stats['p95']:.0f}"
 
 
+def _rate(extractive: dict, generated: dict, metric: str, count: str) -> list[str]:
+    """A rate over some of the questions, or "n/a" when the selection has none of them."""
+    if not extractive[count]:
+        return [f"n/a (no {count} questions)"] * 2
+    return [_pct(extractive[metric]), _pct(generated[metric])]
+
+
 def _correct(summary: dict) -> float:
     """Accuracy averaged over the categories (each category counts the same)."""
     return sum(summary["per_category"].values()) / max(1, len(summary["per_category"]))
@@ -201,8 +208,8 @@ def report_table(result: dict) -> str:
         ["citation recall", _pct(e["citation_recall"]), _pct(g["citation_recall"])],
         ["citation precision (ALCE)", _pct(e["citation_precision"]), _pct(g["citation_precision"])],
         ["quote validity", _pct(e["quote_validity"]), _pct(g["quote_validity"])],
-        ["refusal rate (unanswerable)", _pct(e["refusal_rate"]), _pct(g["refusal_rate"])],
-        ["false-refusal rate (answerable)", _pct(e["false_refusal_rate"]), _pct(g["false_refusal_rate"])],
+        ["refusal rate (unanswerable)", *_rate(e, g, "refusal_rate", "unanswerable")],
+        ["false-refusal rate (answerable)", *_rate(e, g, "false_refusal_rate", "answerable")],
         ["model calls / skipped below threshold", "-", f"{gen['model_calls']} / {gen['skipped_below_threshold']}"],
         ["sentences kept / removed", "-", f"{gen['sentences_kept']} / {gen['sentences_removed']}"],
         ["citations corrected", "-", str(gen["corrected_citations"])],

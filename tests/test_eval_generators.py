@@ -156,6 +156,14 @@ def test_generator_run_writes_the_report_and_passes_the_quote_gate(engine, set_p
     assert "llm" not in report["judges"]  # the judge model is used only when a local model is loaded
     output = capsys.readouterr().out
     assert "| metric | extractive | scripted |" in output and "gate (generated answers): passed" in output
+    assert "| refusal rate (unanswerable) | 100.0% | 100.0% |" in output
+
+
+def test_a_rate_over_no_questions_is_not_reported_as_zero(engine, set_path, tmp_path, capsys):
+    generator = ScriptedGenerator("Marco Rubio has been dispatched to Geneva [1].")
+    answerable_only = [item for item in load_set(set_path) if item.answerable]
+    assert run_generator(_args(tmp_path / "out", set_path), engine, generator, answerable_only) == 0
+    assert "| refusal rate (unanswerable) | n/a (no unanswerable questions) |" in capsys.readouterr().out
 
 
 def test_the_gate_fails_when_a_quote_no_longer_matches_the_file(tmp_path, set_path):
