@@ -15,6 +15,10 @@ sentences and, for the best one, is the `support` that the refusal threshold
 compares. Weights and threshold were calibrated on the eval set with
 `python -m eval.calibrate` (docs/calibration.md has the numbers). Short lines
 (headings, bylines) are scaled down by `brevity`: they are rarely an answer.
+A line that is the document's own title is no candidate at all: a title names
+a topic and asserts nothing, yet it shares the most words with any question on
+that topic (on ClapNQ it was the first quote of 90 of the 250 unanswerable
+questions that were answered; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.store import IndexData
-from index.text import tokenize
+from index.text import normalize, tokenize
 from rag.retriever import ScoredChunk
 
 __all__ = ["DocumentFrequencies", "Evidence", "EvidenceSettings", "Sentence", "score_sentences"]
@@ -110,10 +114,18 @@ def candidate_sentences(data: IndexData, ranked: Sequence[ScoredChunk]) -> list[
                 order.append(key)
                 best[key] = hit.score / top
     documents = data.documents
-    return [
-        (Sentence(doc_id, start, end, documents[doc_id].text[start:end]), best[(doc_id, start, end)])
-        for doc_id, start, end in order
-    ]
+    titles = {doc_id: _comparable(documents[doc_id].title) for doc_id, _, _ in order}
+    candidates = []
+    for doc_id, start, end in order:
+        text = documents[doc_id].text[start:end]
+        if _comparable(text) != titles[doc_id]:
+            candidates.append((Sentence(doc_id, start, end, text), best[(doc_id, start, end)]))
+    return candidates
+
+
+def _comparable(line: str) -> str:
+    """A line as compared with a title: Markdown heading marks, case and spacing ignored."""
+    return normalize(line).lstrip("#").strip().casefold()
 
 
 def score_sentences(

@@ -112,3 +112,26 @@ def test_odd_questions_get_an_answer_not_a_traceback(engine, question):
     answer = engine.ask(question)
     assert answer.answer
     assert_verbatim(answer, engine)
+
+
+def test_a_documents_title_line_is_never_quoted_as_an_answer(tmp_path, embedder):
+    from index.builder import build_index
+    from rag.engine import Engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    # A .txt document's title is its first line; the body never answers the question.
+    (docs / "fractured.txt").write_text(
+        "South Park: The Fractured but Whole\n\n"
+        "South Park: The Fractured but Whole is a role-playing video game developed by Ubisoft San Francisco. "
+        "It was released worldwide in October 2017 for several consoles.\n",
+        encoding="utf-8",
+    )
+    build_index([docs], tmp_path / "index", embedder)
+    engine = Engine.open(tmp_path / "index", embedder=embedder, build_if_missing=False)
+
+    found = engine.find_evidence("south park the fractured but whole")
+    quoted = [e.sentence.text for e in found.evidence]
+    assert "South Park: The Fractured but Whole" not in quoted
+    assert quoted and all(text.endswith(".") for text in quoted)
+    assert any(p.text.startswith("South Park: The Fractured but Whole\n") for p in found.passages)
