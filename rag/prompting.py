@@ -74,6 +74,7 @@ class PromptItem:
 class Prompt:
     messages: list[dict[str, str]]
     items: list[PromptItem]
+    question: str = ""
 
     def item(self, n: int) -> PromptItem | None:
         return self.items[n - 1] if 1 <= n <= len(self.items) else None
@@ -163,4 +164,4 @@ def build_prompt(
     )
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, *_history_messages(history)]
     messages.append({"role": "user", "content": user})
-    return Prompt(messages, items)
+    return Prompt(messages, items, question)

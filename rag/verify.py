@@ -220,9 +220,10 @@ class _Match:
 class _Scorer:
     """Support of one statement by candidate units (and pairs of units)."""
 
-    def __init__(self, docs: _Documents, settings: VerifySettings) -> None:
+    def __init__(self, docs: _Documents, settings: VerifySettings, question: str = "") -> None:
         self.docs = docs
         self.settings = settings
+        self.question_words = set(tokenize(question))
 
     def quote_span(self, unit: _Unit, words: set[str]) -> tuple[int, int]:
         """The unit's sentence, widened to a neighbour that holds statement words the sentence lacks."""
@@ -258,13 +259,19 @@ class _Scorer:
             return best
         # A statement joining two facts: two candidates quoted together, when that covers clearly more.
         single = best
+        # When one quote already supports the statement, words it only repeats from the question
+        # ("..., under the plan") do not justify a second quote: that citation would hold none of
+        # the statement's facts (an imprecise citation in ALCE's sense). Numbers are never framing.
+        framing = set()
+        if single.support >= s.min_support:
+            framing = {w for w in self.question_words if not any(ch.isdigit() for ch in w)}
         top = sorted(singles, key=lambda m: -m.lexical)[: s.max_pair]
         for i, a in enumerate(top):
             for b in top[i + 1 :]:
                 texts = [self.docs.text(m.units[0].doc_id, m.spans[0]) for m in (a, b)]
                 tokens_a, tokens_b = set(tokenize(texts[0])), set(tokenize(texts[1]))
-                if not (words & tokens_a - tokens_b) or not (words & tokens_b - tokens_a):
-                    continue  # one of them adds nothing
+                if not (words & tokens_a - tokens_b - framing) or not (words & tokens_b - tokens_a - framing):
+                    continue  # one of them adds nothing the statement needs
                 if not numbers <= _numbers(" ".join(texts)):
                     continue
                 lexical = len(words & (tokens_a | tokens_b)) / len(words)
@@ -323,7 +330,7 @@ def verify_generated(
     texts = [docs.text(u.doc_id, (u.start, u.end)) for u in units]
     vectors = embed([s for s, _ in claims] + texts) if units else np.zeros((len(claims), 1))
     statement_vectors, unit_vectors = vectors[: len(claims)], vectors[len(claims) :]
-    scorer = _Scorer(docs, settings)
+    scorer = _Scorer(docs, settings, prompt.question)
 
     citations: list[Citation] = []
     by_span: dict[tuple[str, int, int], int] = {}

@@ -172,6 +172,21 @@ def test_a_statement_joining_two_facts_quotes_both(documents, evidence, embed):
     assert result.answer.endswith("[1][2]")
 
 
+def test_a_second_quote_holding_only_the_questions_own_words_is_not_cited(documents, embed):
+    # "under the plan" comes from the question; the Geneva sentence alone supports the statement.
+    evidence = _evidence(documents, [("talks", "Consequently"), ("talks", "The plan")])
+    statement = "Rubio was dispatched to Geneva to negotiate with Zelensky under the plan [1][2]."
+    prompt = build_prompt("Who went to Geneva under the plan?", [], evidence, documents)
+    result = verify_generated(statement, prompt, evidence, documents, embed)
+    assert [c.quote[:12] for c in result.citations] == ["Consequently"]
+    assert result.answer.endswith("[1]")
+
+    # The same two quotes are both cited when the question did not bring those words.
+    prompt = build_prompt("Who went to Geneva?", [], evidence, documents)
+    result = verify_generated(statement, prompt, evidence, documents, embed)
+    assert len(result.citations) == 2
+
+
 def test_a_model_refusal_is_a_refusal(documents, evidence, embed):
     _, result = _verify(REFUSAL, documents, evidence, embed)
     assert result.model_refused and result.citations == [] and result.answer == ""
