@@ -107,3 +107,55 @@ def test_help_is_fast_and_lists_commands():
     assert all(word in result.stdout for word in ("index", "ask", "chat", "eval"))
     probe = "import sys, ui.cli; ui.cli._parser(); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"
+
+
+class _CannedChatServer:
+    """A tiny OpenAI-compatible endpoint on 127.0.0.1 that streams one canned reply (a fake model)."""
+
+    def __init__(self, reply: str) -> None:
+        import http.server
+        import threading
+
+        pieces = [word + " " for word in reply.split(" ")]
+        body = "".join(f"data: {json.dumps({'choices': [{'delta': {'content': p}}]})}\n\n" for p in pieces)
+        body += "data: [DONE]\n\n"
+        self.requests = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                server.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+
+def test_many_questions_answered_by_a_generator(corpus_index: Path, tmp_path: Path):
+    server = _CannedChatServer("Marco Rubio was dispatched to Geneva to negotiate with President Zelensky [1].")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        json.dumps({"id": "geneva", "question": "Who was dispatched to Geneva?"})
+        + "\n"
+        + json.dumps({"id": "bread", "question": "What is a good banana bread recipe?"})
+        + "\n"
+    )
+    result = rag(
+        "ask", "--questions", str(questions), "--json", "--generator", "openai", "--base-url", server.url,
+        index_dir=corpus_index,
+    )  # fmt: skip
+    server.httpd.shutdown()
+    assert result.returncode == 0, result.stderr
+    geneva, bread = (json.loads(line) for line in result.stdout.splitlines())
+    assert geneva["id"] == "geneva" and geneva["generation"]["generator"].startswith("openai")
+    assert "Rubio" in geneva["answer"] and geneva["citations"] and "Rubio" in geneva["citations"][0]["quote"]
+    assert bread["id"] == "bread" and bread["refused"]
+    assert server.requests == 1  # the refused question never reached the model

@@ -238,11 +238,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
         clean_question(args.question)  # fail on bad input before loading the model
     generator = _generator(args)
-    if generator is not None and args.questions:
-        raise InvalidQuestionError(
-            "--questions runs the extractive answerer; for a generator over many questions use "
-            "`python -m eval.benchmarks.generators`"
-        )
     engine = _open_engine(args)
     if not args.questions:
         if generator is None:
@@ -259,10 +254,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(file=sys.stderr)
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer))
         return 0
-    return _ask_many(engine, args)
+    return _ask_many(engine, args, generator)
 
 
-def _ask_many(engine, args: argparse.Namespace) -> int:
+def _ask_many(engine, args: argparse.Namespace, generator=None) -> int:
+    """Answer every line of --questions in this one process (model loaded once)."""
+    if generator is None:
+        answer_one = engine.ask
+    else:
+        from functools import partial
+
+        from rag.generated import answer_with_generator
+
+        answer_one = partial(answer_with_generator, engine, generator=generator)
     try:
         lines = args.questions.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
@@ -276,7 +280,7 @@ def _ask_many(engine, args: argparse.Namespace) -> int:
             if not isinstance(item, dict) or not isinstance(item.get("question"), str):
                 raise InvalidQuestionError('each line must be a JSON object with a "question" string')
             history = _read_history(item.get("history", []), f"line {number}")
-            answer = engine.ask(item["question"], history, k=args.k, doc_ids=args.doc or None, id=item.get("id"))
+            answer = answer_one(item["question"], history, k=args.k, doc_ids=args.doc or None, id=item.get("id"))
         except (json.JSONDecodeError, RagError) as error:
             failures += 1
             print(f"{args.questions}:{number}: skipped: {error}", file=sys.stderr)
