@@ -80,9 +80,10 @@ class SentenceTransformerEmbedder:
 
     A few texts (a question, a handful of sentences) are encoded on one thread: torch's
     threads wait for each other at every layer, and when another process holds a core
-    (a shared 2-core machine) that wait dominates. Measured on 2 cores at load ≈ 6: one
-    question took 68–76 ms on one thread against 340–460 ms on two
-    (`python -m eval.benchmarks.latency` reports the whole answer). Large batches
+    (a shared 2-core machine) that wait dominates. `python -m eval.benchmarks.latency`
+    measures both, interleaved: on an idle machine all threads embed a question in
+    7.2 ms p50 against 9.7 ms on one; with two busy processes alongside (`--load 2`),
+    29 ms p50 / 465 ms p95 against 25 / 32 ms on one. Large batches
     (indexing) keep all threads.
     """
 

@@ -8,13 +8,19 @@ in neither. Stages are the engine's own timings: retrieve (embed the question,
 dense + BM25 + fusion), select (score evidence sentences), compose (build and
 verify the quotes), total.
 
-    python -m eval.benchmarks.latency
+It also times the question embedding alone with the embedder's default (a few
+texts on one torch thread) against all torch threads, alternating question by
+question in one run, so the ratio holds whatever else the machine is doing;
+`--load N` starts N busy-looping processes for the run to show a shared machine.
+
+    python -m eval.benchmarks.latency [--load 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +50,24 @@ def timed_pass(engine: Engine, questions: Sequence[str]) -> dict[str, dict[str, 
     return {stage: latency_summary([a.timings_ms[stage] for a in answers]) for stage in STAGES}
 
 
+def _busy_loop() -> None:
+    while True:
+        pass
+
+
+def compare_threads(embedder: SentenceTransformerEmbedder, questions: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Question embedding on one thread (the default) vs all of torch's threads, interleaved."""
+    all_threads = SentenceTransformerEmbedder(embedder.name, single_thread_up_to=0)
+    all_threads._model = embedder.model  # the same loaded weights
+    times: dict[str, list[float]] = {"one thread": [], "all threads": []}
+    for question in questions:
+        for label, model in (("one thread", embedder), ("all threads", all_threads)):
+            started = time.perf_counter()
+            model.embed([question])
+            times[label].append((time.perf_counter() - started) * 1000)
+    return {label: latency_summary(values) for label, values in times.items()}
+
+
 def run(index_dir: Path, questions_path: Path = DEFAULT_SET, warm_passes: int = 2) -> dict:
     embedder = SentenceTransformerEmbedder()
     started = time.perf_counter()
@@ -63,6 +87,7 @@ def run(index_dir: Path, questions_path: Path = DEFAULT_SET, warm_passes: int = 
         "first_pass_ms": first,
         "warm_passes_ms": warm,
         "warm_ms": best_warm,
+        "question_embedding_ms": compare_threads(embedder, questions),
     }
 
 
@@ -88,10 +113,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--set", type=Path, default=DEFAULT_SET, help="eval set (JSON Lines)")
     parser.add_argument("--warm-passes", type=int, default=2)
     parser.add_argument("--out", type=Path, default=default_out("latency"))
+    parser.add_argument("--load", type=int, default=0, help="busy-looping processes to run alongside")
     args = parser.parse_args(argv)
-    result = run(args.index, args.set, args.warm_passes)
+    hogs = [multiprocessing.Process(target=_busy_loop, daemon=True) for _ in range(args.load)]
+    for hog in hogs:
+        hog.start()
+    try:
+        result = run(args.index, args.set, args.warm_passes)
+    finally:
+        for hog in hogs:
+            hog.terminate()
+    result["extra_load_processes"] = args.load
     print(f"{result['questions']} questions, {result['chunks']} chunks, model load {result['model_load_s']}s")
     print(report_table(result))
+    embedding = result["question_embedding_ms"]
+    one, every = embedding["one thread"], embedding["all threads"]
+    print(
+        f"question embedding p50/p95: one thread {one['p50']:.1f}/{one['p95']:.1f} ms, all threads "
+        f"{every['p50']:.1f}/{every['p95']:.1f} ms (all/one p50 = {every['p50'] / one['p50']:.2f})"
+    )
     write_json(args.out, result)
     print(f"wrote {args.out}")
 
