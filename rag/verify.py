@@ -29,8 +29,8 @@ its `[n]` markers stripped):
    otherwise it is removed and reported with its reason and best score. When
    no single sentence holds all of the statement's words, two sentences may
    support it together (a statement joining two facts): their words are pooled,
-   the better cosine counts, and the pair is used when it beats the best single
-   sentence by `pair_margin`; then both are quoted.
+   the better cosine counts, and the pair is used when it beats both the best
+   single sentence and `min_support` by `pair_margin`; then both are quoted.
 
 The quote is the supporting sentence, widened to include a neighbour when some
 of the statement's words are only there (so the quote shows what supports it).
@@ -98,7 +98,7 @@ class VerifySettings:
     min_support: float = 0.65  # a statement needs this support to stay (docs/llm.md: calibration)
     max_candidates: int = 30  # evidence sentences checked beyond those shown to the model
     max_pair: int = 4  # best candidates tried in pairs for a statement that joins two facts
-    pair_margin: float = 0.05  # a pair must beat the best single sentence by this much
+    pair_margin: float = 0.05  # a pair must beat the best single sentence, and min_support, by this much
 
 
 @dataclass(frozen=True)
@@ -277,7 +277,10 @@ class _Scorer:
                 lexical = len(words & (tokens_a | tokens_b)) / len(words)
                 semantic = max(a.semantic, b.semantic)
                 support = (s.w_lexical * lexical + s.w_semantic * semantic) / (s.w_lexical + s.w_semantic)
-                if support > best.support and support >= single.support + s.pair_margin:
+                # Words pooled from two sentences are weaker evidence than one sentence holding them
+                # all ("30" from one, "war" from another): a pair must clear the bar by the margin too.
+                enough = support >= max(single.support, s.min_support) + s.pair_margin
+                if support > best.support and enough:
                     best = _Match(a.units + b.units, a.spans + b.spans, support, lexical, semantic)
         return best
 

@@ -23,7 +23,7 @@ from rag.evidence import Evidence, Sentence
 from rag.generated import answer_with_generator
 from rag.generators import GenerationError, LlamaCppGenerator, OpenAICompatibleGenerator
 from rag.prompting import build_prompt, looks_like_instruction
-from rag.verify import is_refusal, split_statements, verify_generated
+from rag.verify import VerifySettings, is_refusal, split_statements, verify_generated
 from tests.fakes import CountingEmbedder
 
 TALKS = (
@@ -392,3 +392,16 @@ def test_generation_details_extend_the_json_contract_without_touching_extractive
     generated = Answer("q", "a", False, [], [], {"total": 1.0}, extra={"removed_sentences": removed})
     out = json.loads(json.dumps(generated.to_json()))
     assert out["generation"]["removed_sentences"] == removed
+
+
+def test_a_pair_of_quotes_must_clear_the_support_bar_by_the_margin(documents, evidence, embed):
+    text = "Rubio was dispatched to Geneva, and 57 percent of Russians are tired of the war [1][2]."
+    prompt = build_prompt("Who went to Geneva?", [], evidence, documents)
+    kept = verify_generated(text, prompt, evidence, documents, embed)
+    assert len(kept.citations) == 2
+    pair_support = kept.supports[0]
+
+    # A bar the pair clears, but not by the margin: pooled words from two sentences are not enough.
+    strict = VerifySettings(min_support=pair_support - 0.02, pair_margin=0.05)
+    removed = verify_generated(text, prompt, evidence, documents, embed, strict)
+    assert removed.citations == [] and removed.removed[0].text.startswith("Rubio was dispatched")
