@@ -9,6 +9,20 @@ import numpy as np
 
 from index.text import tokenize
 
+# Two tiny hand-written documents shaped like the default corpus (a title line, then prose).
+TALKS = (
+    "Russian-US talks over Ukraine\n\n"
+    "The plan has 28 points and was drafted in Miami. "
+    "Ukraine would be obliged to slash its armed forces to 600,000 personnel. "
+    "Consequently, Secretary of State Marco Rubio has been dispatched to Geneva to negotiate with President Zelensky. "
+    "He met European leaders there on Sunday."
+)
+PEACE = (
+    "For a peace from below\n\n"
+    "Washington issued an ultimatum to Kyiv, demanding that it accept Russian conditions. "
+    "Opinion polls show that 57 percent of Russians are tired of the war."
+)
+
 
 class CountingEmbedder:
     """Bag-of-stemmed-words hashed into 64 dimensions; counts every text it embeds."""

@@ -22,21 +22,9 @@ from index.builder import build_index
 from index.errors import InvalidQuestionError
 from index.loaders import load_documents
 from rag.engine import Engine
-from tests.fakes import CountingEmbedder
+from tests.fakes import PEACE, TALKS, CountingEmbedder
 from ui.cli import main as rag_main
 
-TALKS = (
-    "Russian-US talks over Ukraine\n\n"
-    "The plan has 28 points and was drafted in Miami. "
-    "Ukraine would be obliged to slash its armed forces to 600,000 personnel. "
-    "Consequently, Secretary of State Marco Rubio has been dispatched to Geneva to negotiate with President Zelensky. "
-    "He met European leaders there on Sunday."
-)
-PEACE = (
-    "For a peace from below\n\n"
-    "Washington issued an ultimatum to Kyiv, demanding that it accept Russian conditions. "
-    "Opinion polls show that 57 percent of Russians are tired of the war."
-)
 RUBIO = "Marco Rubio has been dispatched to Geneva to negotiate with President Zelensky"
 ITEMS = [
     {

@@ -8,13 +8,11 @@ with the 1.5B model on 2 cores, so the set is kept to a few questions.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -28,32 +26,12 @@ from rag.generators import LlamaCppGenerator, OpenAICompatibleGenerator
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
 
-MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 GENEVA = "Who was dispatched to Geneva to negotiate with Zelensky?"
 
 
-def _gguf_path() -> Path:
-    if os.environ.get("RAG_TEST_GGUF"):
-        return Path(os.environ["RAG_TEST_GGUF"])
-    cache = Path(os.environ.get("RAG_MODEL_CACHE") or Path.home() / ".cache" / "grounded-rag")
-    return cache / MODEL_FILE
-
-
 @pytest.fixture(scope="module")
-def gguf() -> Path:
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama-cpp-python is not installed: run scripts/install_llama.sh")
-    path = _gguf_path()
-    if not path.is_file():
-        pytest.skip(f"no GGUF model at {path}: run scripts/fetch_test_model.sh or set RAG_TEST_GGUF")
-    return path
-
-
-@pytest.fixture(scope="module")
-def local(gguf) -> LlamaCppGenerator:
-    generator = LlamaCppGenerator(gguf)
-    generator.load()
-    return generator
+def local(local_llm) -> LlamaCppGenerator:
+    return local_llm
 
 
 def assert_grounded(answer, documents) -> None:

@@ -23,23 +23,11 @@ from index.builder import build_index
 from rag.engine import Engine
 from rag.generators import GenerationError
 from rag.types import Answer
-from tests.fakes import CountingEmbedder
+from tests.fakes import PEACE, TALKS, CountingEmbedder
 from tests.web_fixtures import free_port
 from ui import chat
 from ui.render import answer_html, draft_html
 
-TALKS = (
-    "Russian-US talks over Ukraine\n\n"
-    "The plan has 28 points and was drafted in Miami. "
-    "Ukraine would be obliged to slash its armed forces to 600,000 personnel. "
-    "Consequently, Secretary of State Marco Rubio has been dispatched to Geneva to negotiate with President Zelensky. "
-    "He met European leaders there on Sunday."
-)
-PEACE = (
-    "For a peace from below\n\n"
-    "Washington issued an ultimatum to Kyiv, demanding that it accept Russian conditions. "
-    "Opinion polls show that 57 percent of Russians are tired of the war."
-)
 GENEVA = "Who was dispatched to Geneva?"
 SUPPORTED = "Marco Rubio has been dispatched to Geneva to negotiate [1]."
 HOSTILE = "<img src=x onerror=alert(1)><script>alert('x')</script> The moon is made of cheese [2]."

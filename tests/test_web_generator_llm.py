@@ -1,17 +1,13 @@
 """The web chat's streaming path with the real local model on the real corpus (no fakes).
 
-Skipped when llama-cpp-python or the GGUF is missing (see tests/test_llm_integration.py,
-whose model lookup this repeats: RAG_TEST_GGUF, else the fetch script's cache path).
+Skipped when llama-cpp-python or the GGUF is missing (the `gguf` fixture in tests/conftest.py).
 About 20-30 s on a busy 2-core machine.
 """
 
 from __future__ import annotations
 
 import html
-import importlib.util
-import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -20,20 +16,10 @@ from ui import chat
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
 
-MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-
 
 @pytest.fixture(scope="module")
-def local() -> LlamaCppGenerator:
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama-cpp-python is not installed: run scripts/install_llama.sh")
-    cache = Path(os.environ.get("RAG_MODEL_CACHE") or Path.home() / ".cache" / "grounded-rag")
-    path = Path(os.environ.get("RAG_TEST_GGUF") or cache / MODEL_FILE)
-    if not path.is_file():
-        pytest.skip(f"no GGUF model at {path}: run scripts/fetch_test_model.sh or set RAG_TEST_GGUF")
-    generator = LlamaCppGenerator(path)
-    generator.load()
-    return generator
+def local(local_llm) -> LlamaCppGenerator:
+    return local_llm
 
 
 def test_the_real_model_streams_a_draft_then_a_verified_answer(engine, local) -> None:
