@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -53,3 +54,17 @@ class CountingEmbedder:
                 vectors[row, bucket] += 1.0
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-9)
+
+
+def two_document_engine(root: Path):
+    """An Engine over TALKS and PEACE in `root`, embedded by a fresh CountingEmbedder (no model)."""
+    from index.builder import build_index
+    from rag.engine import Engine
+
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "talks.txt").write_text(TALKS, encoding="utf-8")
+    (corpus / "peace.txt").write_text(PEACE, encoding="utf-8")
+    embedder = CountingEmbedder()
+    build_index([corpus], root / "index", embedder)
+    return Engine.open(root / "index", embedder=embedder, build_if_missing=False)

@@ -9,12 +9,10 @@ OpenAI-compatible client is exercised through an injected httpx transport, and
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import httpx
 import pytest
 
-from index.builder import build_index
 from index.sentences import split_sentences
 from index.types import Document
 from rag.compose import REFUSAL, verify_citation
@@ -24,7 +22,7 @@ from rag.generated import answer_with_generator
 from rag.generators import GenerationError, LlamaCppGenerator, OpenAICompatibleGenerator
 from rag.prompting import build_prompt, looks_like_instruction
 from rag.verify import VerifySettings, is_refusal, split_statements, verify_generated
-from tests.fakes import PEACE, TALKS, CountingEmbedder
+from tests.fakes import PEACE, TALKS, CountingEmbedder, two_document_engine
 
 # The peace document with a prompt injection and a stray closing delimiter in it.
 PEACE = (
@@ -306,15 +304,8 @@ class ScriptedGenerator:
 
 
 @pytest.fixture(scope="module")
-def small_engine(tmp_path_factory) -> Engine:
-    root = tmp_path_factory.mktemp("small-corpus")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    (corpus / "talks.txt").write_text(TALKS, encoding="utf-8")
-    (corpus / "peace.txt").write_text(PEACE, encoding="utf-8")
-    embedder = CountingEmbedder()
-    build_index([corpus], root / "index", embedder)
-    return Engine.open(Path(root / "index"), embedder=embedder, build_if_missing=False)
+def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return two_document_engine(tmp_path_factory.mktemp("small-corpus"))
 
 
 def test_generated_answer_is_verified_and_streamed(small_engine):

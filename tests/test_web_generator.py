@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from index.builder import build_index
 from rag.engine import Engine
 from rag.generators import GenerationError
 from rag.types import Answer
-from tests.fakes import PEACE, TALKS, CountingEmbedder
+from tests.fakes import two_document_engine
 from tests.web_fixtures import free_port
 from ui import chat
 from ui.render import answer_html, draft_html
@@ -67,14 +66,7 @@ class ScriptedGenerator:
 
 @pytest.fixture(scope="module")
 def small_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    root = tmp_path_factory.mktemp("web-generator")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    (corpus / "talks.txt").write_text(TALKS, encoding="utf-8")
-    (corpus / "peace.txt").write_text(PEACE, encoding="utf-8")
-    embedder = CountingEmbedder()
-    build_index([corpus], root / "index", embedder)
-    return Engine.open(Path(root / "index"), embedder=embedder, build_if_missing=False)
+    return two_document_engine(tmp_path_factory.mktemp("web-generator"))
 
 
 def run(engine: Engine, generator: ScriptedGenerator, question: str = GENEVA, exchanges=()) -> list[chat.Exchange]:
