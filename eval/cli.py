@@ -21,6 +21,7 @@ from index.errors import InvalidQuestionError, RagError
 from index.loaders import load_documents
 from index.paths import PROJECT_ROOT
 from rag.engine import Engine
+from rag.entailment import EntailmentJudge
 from rag.generators import Generator
 
 __all__ = ["DEFAULT_THRESHOLDS", "check_gate", "run", "run_generator"]
@@ -104,6 +105,7 @@ def run(
     args: argparse.Namespace,
     open_engine: Callable[[argparse.Namespace], object],
     generator: Generator | None = None,
+    entailment: EntailmentJudge | None = None,
 ) -> int:
     """`rag eval`: the exit code is 1 when the gate fails."""
     _check_options(args, generator)
@@ -114,7 +116,7 @@ def run(
         load = getattr(generator, "load", None)
         if load:
             load()  # a missing model fails before the index is opened; loading is not part of any answer's time
-        return run_generator(args, open_engine(args), generator, items)
+        return run_generator(args, open_engine(args), generator, items, entailment)
     thresholds = _read_thresholds(args.thresholds or DEFAULT_THRESHOLDS)
     engine = open_engine(args)
     documents = _documents_on_disk(engine)
@@ -184,14 +186,20 @@ def _generator_progress(questions: int, judged_by_model: bool) -> Callable[[str,
     return progress
 
 
-def run_generator(args: argparse.Namespace, engine: Engine, generator: Generator, items: Sequence[EvalItem]) -> int:
+def run_generator(
+    args: argparse.Namespace,
+    engine: Engine,
+    generator: Generator,
+    items: Sequence[EvalItem],
+    entailment: EntailmentJudge | None = None,
+) -> int:
     """`rag eval --generator`: both modes side by side, `generators.json`, and the generator gate.
 
     The gate is `quote_validity >= 1.0` on the generated answers (`eval.compare.GENERATED_GATE`),
     or the limits of `--thresholds` when one is given, checked on the generated answers.
     """
     from eval.compare import GENERATED_GATE, report_table, run_comparison
-    from eval.llm_judge import LlmJudge
+    from rag.entailment import LlmJudge
     from rag.generators import LlamaCppGenerator
 
     thresholds = _read_thresholds(args.thresholds) if args.thresholds else GENERATED_GATE
@@ -205,6 +213,7 @@ def run_generator(args: argparse.Namespace, engine: Engine, generator: Generator
         _documents_on_disk(engine),
         llm_judge=LlmJudge(generator) if local else None,
         trust_model_refusal=getattr(args, "trust_model_refusal", False),
+        entailment=entailment,
         on_item=None if args.json else _generator_progress(len(selected), local),
     )
     gate = check_gate(result["generated"], thresholds)

@@ -11,7 +11,7 @@ calls skipped below the refusal threshold, and the time to first token.
 
 Citations are judged by the lexical+semantic `SupportJudge` and, when given,
 by a second judge (the loaded model as a yes/no entailment judge,
-`eval.llm_judge.LlmJudge`); each judge's agreement with the gold evidence is
+`rag.entailment.LlmJudge`); each judge's agreement with the gold evidence is
 reported for both modes.
 """
 
@@ -23,11 +23,11 @@ from collections.abc import Callable, Sequence
 from eval.benchmarks.common import latency_summary, table
 from eval.dataset import EvalItem
 from eval.judge import CachedJudge, Judge, SupportJudge
-from eval.llm_judge import LlmJudge
 from eval.metrics import citation_pairs
 from eval.runner import ItemResult, judge_report, run_set, summarize
 from index.types import Document
 from rag.engine import Engine
+from rag.entailment import EntailmentJudge, LlmJudge
 from rag.generated import answer_with_generator
 from rag.generators import Generator
 from rag.types import Answer, Turn
@@ -49,6 +49,7 @@ def run_comparison(
     *,
     llm_judge: LlmJudge | None = None,
     trust_model_refusal: bool = False,
+    entailment: EntailmentJudge | None = None,
     k: int = 5,
     on_item: Callable[[str, ItemResult], None] | None = None,
 ) -> dict:
@@ -57,7 +58,14 @@ def run_comparison(
 
     def generated_answer(question: str, history: Sequence[Turn], item_id: str) -> Answer:
         return answer_with_generator(
-            engine, question, history, generator, k=k, id=item_id, trust_model_refusal=trust_model_refusal
+            engine,
+            question,
+            history,
+            generator,
+            k=k,
+            id=item_id,
+            trust_model_refusal=trust_model_refusal,
+            entailment=entailment,
         )
 
     def progress(mode: str) -> Callable[[ItemResult], None] | None:

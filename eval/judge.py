@@ -4,7 +4,7 @@ No entailment model can be shipped offline here, so the default judge is a
 documented lexical + semantic score: a statement is supported by a quote when
 the quote contains at least 80% of the statement's content words (stemmed), or
 when the MiniLM cosine between them is at least 0.75. When a local language
-model is loaded (`rag eval --generator local`), `eval.llm_judge.LlmJudge` asks it
+model is loaded (`rag eval --generator local`), `rag.entailment.LlmJudge` asks it
 too, as a yes/no entailment judge. Reports name the judge used.
 """
 

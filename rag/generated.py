@@ -11,7 +11,9 @@ a CPU model needs to read its prompt, and the model could not have answered
 from that evidence anyway); otherwise prompt the model with the best evidence
 sentences, stream its tokens to `on_token`, and verify the result
 (`rag.verify`): unsupported sentences are removed, wrong citations corrected,
-and every kept sentence gets a verbatim quote.
+and every kept sentence gets a verbatim quote. With `entailment` (a yes/no judge,
+`rag.entailment.LlmJudge`, `--llm-verify`), each kept sentence must also be
+confirmed by it.
 
 The streamed tokens are the model's raw draft: its `[n]` numbers refer to the
 prompt's passages, and sentences may still be removed. Interfaces show the
@@ -33,6 +35,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from rag.compose import REFUSAL, choose_evidence, compose
 from rag.engine import Engine
+from rag.entailment import EntailmentJudge
 from rag.generators import Generator
 from rag.prompting import build_prompt
 from rag.types import Answer, Turn
@@ -54,6 +57,7 @@ def answer_with_generator(
     max_items: int = 6,
     verify_settings: VerifySettings | None = None,
     trust_model_refusal: bool = False,
+    entailment: EntailmentJudge | None = None,
 ) -> Answer:
     """A grounded answer drafted by `generator` and verified sentence by sentence."""
     started = time.perf_counter()
@@ -105,12 +109,17 @@ def answer_with_generator(
     raw = "".join(pieces)
     extra["raw_answer"] = raw
 
-    verified = verify_generated(raw, prompt, found.evidence, documents, engine.embedder.embed, verify_settings)
+    confirm = entailment.supports if entailment is not None else None
+    verified = verify_generated(
+        raw, prompt, found.evidence, documents, engine.embedder.embed, verify_settings, confirm=confirm
+    )
     timings["verify"] = (time.perf_counter() - generated) * 1000
     timings["compose"] = timings["verify"]
     extra["removed_sentences"] = [r.to_json() for r in verified.removed]
     extra["corrected_citations"] = verified.corrected
     extra["prompt_passages"] = len(prompt.items)
+    if entailment is not None:
+        extra["entailment_judge"] = entailment.name
     if verified.model_refused:
         extra["model_refused"] = True
         if trust_model_refusal:

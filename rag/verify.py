@@ -318,8 +318,14 @@ def verify_generated(
     documents: Mapping[str, Document],
     embed: Embed,
     settings: VerifySettings | None = None,
+    confirm: Callable[[str, list[str]], bool] | None = None,
 ) -> Verification:
-    """Keep the supported sentences of `text`, each with a verified verbatim quote."""
+    """Keep the supported sentences of `text`, each with a verified verbatim quote.
+
+    `confirm(statement, quotes)`, when given (a yes/no entailment judge such as
+    `rag.entailment.LlmJudge.supports`), is asked about every sentence the support
+    score keeps; a "no" removes the sentence too.
+    """
     settings = settings or VerifySettings()
     docs = _Documents(documents)
     statements = split_statements(text)
@@ -361,6 +367,13 @@ def verify_generated(
                 reason = "unsupported: a number in it is in no retrieved passage"
             removed.append(RemovedSentence(statement, reason, match.support))
             continue
+        if confirm is not None:
+            quotes = [
+                documents[u.doc_id].text[start:end] for u, (start, end) in zip(match.units, match.spans, strict=True)
+            ]
+            if not confirm(statement, quotes):
+                removed.append(RemovedSentence(statement, "the entailment judge found no support", match.support))
+                continue
         numbers = []
         for unit, (start, end) in zip(match.units, match.spans, strict=True):
             key = (unit.doc_id, start, end)

@@ -159,3 +159,8 @@ def test_many_questions_answered_by_a_generator(corpus_index: Path, tmp_path: Pa
     assert "Rubio" in geneva["answer"] and geneva["citations"] and "Rubio" in geneva["citations"][0]["quote"]
     assert bread["id"] == "bread" and bread["refused"]
     assert server.requests == 1  # the refused question never reached the model
+
+
+def test_llm_verify_needs_a_generator(corpus_index: Path):
+    result = rag("ask", "Who was dispatched to Geneva?", "--llm-verify", index_dir=corpus_index)
+    assert result.returncode == 2 and "--llm-verify needs --generator" in result.stderr

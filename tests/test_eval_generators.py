@@ -17,11 +17,11 @@ from eval.benchmarks import generators as alias
 from eval.cli import run, run_generator
 from eval.compare import report_table, run_comparison
 from eval.dataset import load_set
-from eval.llm_judge import LlmJudge
 from index.builder import build_index
 from index.errors import InvalidQuestionError
 from index.loaders import load_documents
 from rag.engine import Engine
+from rag.entailment import LlmJudge
 from tests.fakes import PEACE, TALKS, CountingEmbedder
 from ui.cli import main as rag_main
 

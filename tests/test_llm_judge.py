@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from eval.llm_judge import LlmJudge, build_judge_messages, parse_verdict
+from rag.entailment import LlmJudge, build_judge_messages, parse_verdict
 
 
 class ScriptedStream:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from eval.llm_judge import LlmJudge
+from rag.entailment import LlmJudge
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
 

@@ -333,6 +333,44 @@ def test_nothing_supported_falls_back_to_the_extractive_answer(small_engine):
     assert answer.answer == small_engine.ask("Who was dispatched to Geneva?").answer
 
 
+class RecordingJudge:
+    """A yes/no entailment judge that answers from a fixed rule and records what it was asked."""
+
+    name = "recording judge"
+
+    def __init__(self, verdict) -> None:
+        self.verdict = verdict
+        self.asked: list[tuple[str, list[str]]] = []
+
+    def supports(self, statement: str, quotes) -> bool:
+        self.asked.append((statement, list(quotes)))
+        return self.verdict(statement)
+
+
+def test_an_entailment_judge_confirms_or_removes_each_kept_sentence(small_engine):
+    reply = "Marco Rubio has been dispatched to Geneva to negotiate [1]. Ukraine would slash its forces to 600,000 [3]."
+    judge = RecordingJudge(lambda statement: "Rubio" in statement)
+    answer = answer_with_generator(
+        small_engine, "Who was dispatched to Geneva?", [], ScriptedGenerator(reply), entailment=judge
+    )
+    # Both sentences passed the support score, so both were put to the judge, with their verbatim quotes.
+    assert [statement[:12] for statement, _ in judge.asked] == ["Marco Rubio ", "Ukraine woul"]
+    documents = small_engine.data.documents
+    assert all(any(quote in d.text for d in documents.values()) for _, quotes in judge.asked for quote in quotes)
+    assert "Rubio" in answer.answer and "600,000" not in answer.answer
+    removed = answer.extra["removed_sentences"]
+    assert [r["reason"] for r in removed] == ["the entailment judge found no support"]
+    assert answer.extra["entailment_judge"] == "recording judge"
+
+
+def test_a_judge_that_says_no_to_everything_leaves_the_extractive_answer(small_engine):
+    judge = RecordingJudge(lambda statement: False)
+    generator = ScriptedGenerator("Marco Rubio has been dispatched to Geneva to negotiate [1].")
+    answer = answer_with_generator(small_engine, "Who was dispatched to Geneva?", [], generator, entailment=judge)
+    assert answer.extra["fallback"] == "extractive" and answer.citations
+    assert answer.answer == small_engine.ask("Who was dispatched to Geneva?").answer
+
+
 def test_a_clear_refusal_does_not_call_the_model(small_engine):
     generator = ScriptedGenerator("Bake it for an hour [1].")
     answer = answer_with_generator(small_engine, "What is a good recipe for banana bread?", [], generator)

@@ -146,6 +146,21 @@ def test_a_draft_with_nothing_supported_says_it_fell_back_to_quotes(small_engine
     assert_quotes_verbatim(final, small_engine)
 
 
+def test_the_chat_passes_the_entailment_judge_through(small_engine: Engine) -> None:
+    class SaysNo:
+        name = "says no"
+
+        def supports(self, statement: str, quotes) -> bool:
+            return False
+
+    states = chat.stream_generated(small_engine, GENEVA, [], ScriptedGenerator(SUPPORTED), entailment=SaysNo())
+    final = list(states)[-1]
+    generation = final["answer"]["generation"]
+    assert generation["entailment_judge"] == "says no" and generation["fallback"] == "extractive"
+    assert [r["reason"] for r in generation["removed_sentences"]] == ["the entailment judge found no support"]
+    assert_quotes_verbatim(final, small_engine)
+
+
 def test_a_clear_refusal_never_asks_the_model(small_engine: Engine) -> None:
     generator = ScriptedGenerator("Bake it for an hour [1].")
     states = run(small_engine, generator, "What is a good recipe for banana bread?")

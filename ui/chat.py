@@ -23,6 +23,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 
 from index.errors import InvalidQuestionError, RagError
 from rag.engine import Engine
+from rag.entailment import EntailmentJudge
 from rag.generated import answer_with_generator
 from rag.generators import GenerationError, Generator, Message
 from rag.types import Answer, Turn
@@ -89,6 +90,7 @@ def ask_generated(
     *,
     on_token: Callable[[str], None] | None = None,
     exchange_id: str | None = None,
+    entailment: EntailmentJudge | None = None,
 ) -> Exchange:
     """Like `ask`, but `generator` drafts the answer and only what the documents support is kept.
 
@@ -108,6 +110,7 @@ def ask_generated(
             k=k,
             doc_ids=list(doc_ids) if doc_ids else None,
             on_token=on_token,
+            entailment=entailment,
         ),
     )
 
@@ -186,6 +189,7 @@ def stream_generated(
     doc_ids: Collection[str] | None = None,
     *,
     refresh_seconds: float = DRAFT_REFRESH_SECONDS,
+    entailment: EntailmentJudge | None = None,
 ) -> Iterator[Exchange]:
     """The exchange as it develops: drafts while the model writes, then the verified exchange, always last.
 
@@ -206,7 +210,15 @@ def stream_generated(
             watched = _Watched(generator, events, stop)
             outcome.append(
                 ask_generated(
-                    engine, question, exchanges, watched, k, doc_ids, on_token=events.put, exchange_id=exchange_id
+                    engine,
+                    question,
+                    exchanges,
+                    watched,
+                    k,
+                    doc_ids,
+                    on_token=events.put,
+                    exchange_id=exchange_id,
+                    entailment=entailment,
                 )
             )
         finally:

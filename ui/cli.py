@@ -45,6 +45,11 @@ def _add_generator_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--base-url", default=os.environ.get("RAG_LLM_URL"), help="API root for --generator openai")
     group.add_argument("--llm-model", default=os.environ.get("RAG_LLM_MODEL", "default"), help="model name to request")
     group.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
+    group.add_argument(
+        "--llm-verify",
+        action="store_true",
+        help="also ask the model to confirm (yes/no) every sentence the support score kept; slower, stricter",
+    )
 
 
 def _generator(args: argparse.Namespace):
@@ -60,6 +65,17 @@ def _generator(args: argparse.Namespace):
         )
     except GenerationError as error:  # a missing option is bad input (exit code 2)
         raise InvalidQuestionError(str(error)) from error
+
+
+def _entailment(args: argparse.Namespace, generator):
+    """The yes/no judge of --llm-verify (the same model), or None."""
+    if not getattr(args, "llm_verify", False):
+        return None
+    if generator is None:
+        raise InvalidQuestionError("--llm-verify needs --generator local or --generator openai")
+    from rag.entailment import LlmJudge
+
+    return LlmJudge(generator)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -238,6 +254,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
         clean_question(args.question)  # fail on bad input before loading the model
     generator = _generator(args)
+    entailment = _entailment(args, generator)
     engine = _open_engine(args)
     if not args.questions:
         if generator is None:
@@ -249,15 +266,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 print(piece, end="", file=sys.stderr, flush=True)
 
             answer = answer_with_generator(
-                engine, args.question, history, generator, k=args.k, doc_ids=args.doc or None, on_token=show_draft
+                engine,
+                args.question,
+                history,
+                generator,
+                k=args.k,
+                doc_ids=args.doc or None,
+                on_token=show_draft,
+                entailment=entailment,
             )
             print(file=sys.stderr)
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer))
         return 0
-    return _ask_many(engine, args, generator)
+    return _ask_many(engine, args, generator, entailment)
 
 
-def _ask_many(engine, args: argparse.Namespace, generator=None) -> int:
+def _ask_many(engine, args: argparse.Namespace, generator=None, entailment=None) -> int:
     """Answer every line of --questions in this one process (model loaded once)."""
     if generator is None:
         answer_one = engine.ask
@@ -266,7 +290,7 @@ def _ask_many(engine, args: argparse.Namespace, generator=None) -> int:
 
         from rag.generated import answer_with_generator
 
-        answer_one = partial(answer_with_generator, engine, generator=generator)
+        answer_one = partial(answer_with_generator, engine, generator=generator, entailment=entailment)
     try:
         lines = args.questions.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
@@ -320,6 +344,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     if auth and ":" not in auth:
         raise InvalidQuestionError("--auth must look like user:password")
     generator = _generator(args)  # a missing --model-path or --base-url fails before anything loads
+    entailment = _entailment(args, generator)
     engine = _open_engine(args)
     load = getattr(generator, "load", None)
     if callable(load):  # a local model: load it now, so a bad file fails here and not at the first question
@@ -333,6 +358,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         share=args.share,
         feedback_log=args.feedback_log,
         generator=generator,
+        entailment=entailment,
     )
     return 0
 
@@ -340,7 +366,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from eval.cli import run
 
-    return run(args, _open_engine, _generator(args))
+    generator = _generator(args)
+    return run(args, _open_engine, generator, _entailment(args, generator))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,7 @@ import gradio as gr
 from index.errors import RagError
 from index.loaders import MAX_FILE_BYTES
 from rag.engine import Engine
+from rag.entailment import EntailmentJudge
 from rag.generators import Generator
 from ui import chat
 from ui.feedback import FeedbackLog
@@ -92,7 +93,13 @@ def _upload_notice(result: UploadResult) -> str:
     return notice_html("warn" if problems else "ok", message, problems)
 
 
-def build_app(engine: Engine, feedback_log: Path | None = None, *, generator: Generator | None = None) -> gr.Blocks:
+def build_app(
+    engine: Engine,
+    feedback_log: Path | None = None,
+    *,
+    generator: Generator | None = None,
+    entailment: EntailmentJudge | None = None,
+) -> gr.Blocks:
     """The chat page over `engine`; thumbs up/down go to `feedback_log` (default INDEX_DIR/feedback.jsonl).
 
     Without `generator` the page is the extractive chat. With one, the chat
@@ -118,7 +125,9 @@ def build_app(engine: Engine, feedback_log: Path | None = None, *, generator: Ge
         if generator is None or mode != GENERATED or not question or not question.strip():
             yield respond(question, exchanges, k, doc_ids)
             return
-        for exchange in chat.stream_generated(engine, question, exchanges, generator, int(k), doc_ids):
+        for exchange in chat.stream_generated(
+            engine, question, exchanges, generator, int(k), doc_ids, entailment=entailment
+        ):
             if exchange.get("draft"):
                 yield chat.messages([*exchanges, exchange]), "", gr.skip()
             else:
@@ -335,6 +344,8 @@ def serve(
     share: bool = False,
     feedback_log: Path | None = None,
     generator: Generator | None = None,
+    entailment: EntailmentJudge | None = None,
 ) -> None:
     """Run the web chat until interrupted (what `rag chat` does); `generator` adds model-written answers."""
-    launch(build_app(engine, feedback_log, generator=generator), host=host, port=port, auth=auth, share=share)
+    app = build_app(engine, feedback_log, generator=generator, entailment=entailment)
+    launch(app, host=host, port=port, auth=auth, share=share)

@@ -11,19 +11,32 @@ the stream is closed as soon as a "yes" or "no" has arrived, or after
 and a token or two. An answer that is
 neither yes nor no counts as "not supported" and is counted in `unparsed`.
 
-It has the interface of `eval.judge.SupportJudge` (`name`, `supports`), so the
-eval reports its citation recall/precision and its agreement with the gold
-evidence next to the lexical+semantic judge's.
+Two uses: while answering, `answer_with_generator(..., entailment=LlmJudge(model))`
+(`--llm-verify`) asks it to confirm every sentence that the support score kept,
+and removes the sentence when it says no; in the eval it has the interface of
+`eval.judge.SupportJudge` (`name`, `supports`), so `rag eval --generator local`
+reports its citation recall/precision and its agreement with the gold evidence
+next to the lexical+semantic judge's.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Protocol
 
 from rag.generators import Generator, Message
 
-__all__ = ["LlmJudge", "build_judge_messages", "parse_verdict"]
+__all__ = ["EntailmentJudge", "LlmJudge", "build_judge_messages", "parse_verdict"]
+
+
+class EntailmentJudge(Protocol):
+    """Says whether quotes support a statement (yes/no)."""
+
+    name: str
+
+    def supports(self, statement: str, quotes: Sequence[str]) -> bool: ...
+
 
 SYSTEM = (
     "You check citations. Given quoted text and a statement, answer Yes if the quoted text "
