@@ -21,6 +21,7 @@ from index.builder import build_index
 from index.paths import DEFAULT_CORPUS
 from rag.compose import REFUSAL, verify_citation
 from rag.engine import Engine
+from rag.entailment import LlmJudge
 from rag.generated import answer_with_generator
 from rag.generators import LlamaCppGenerator, OpenAICompatibleGenerator
 
@@ -53,6 +54,15 @@ def test_local_generator_answers_with_a_verified_citation(engine, local):
     assert len(pieces) > 1 and "".join(pieces) == answer.extra["raw_answer"]
     assert answer.extra["generator"] == local.name and "fallback" not in answer.extra
     assert answer.timings_ms["first_token"] <= answer.timings_ms["generate"] < answer.timings_ms["total"]
+
+
+def test_the_model_as_entailment_judge_confirms_a_supported_answer(engine, local):
+    judge = LlmJudge(local)
+    answer = answer_with_generator(engine, GENEVA, [], local, entailment=judge)
+    assert judge.calls >= 1 and judge.unparsed == 0
+    assert not answer.refused and "Rubio" in answer.answer, answer.extra
+    assert_grounded(answer, engine.data.documents)
+    assert answer.extra["entailment_judge"] == judge.name
 
 
 def test_off_topic_question_is_refused(engine, local):
