@@ -11,7 +11,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["STOPWORDS", "content_tokens", "normalize", "tokenize"]
+__all__ = ["STOPWORDS", "content_tokens", "normalize", "numbers", "tokenize"]
 
 _QUOTES = str.maketrans(
     {
@@ -30,6 +30,7 @@ _QUOTES = str.maketrans(
     }
 )
 _WHITESPACE = re.compile(r"\s+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*", re.UNICODE)
 
 # A short English list: words that carry no topic, dropped from lexical matching.
@@ -69,3 +70,8 @@ def tokenize(text: str) -> list[str]:
 def content_tokens(text: str) -> set[str]:
     """The distinct lexical tokens of a text."""
     return set(tokenize(text))
+
+
+def numbers(text: str) -> set[str]:
+    """The figures in a text, thousands separators dropped: "600,000 troops in 2022." -> {"600000", "2022"}."""
+    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(normalize(text))}

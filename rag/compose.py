@@ -37,14 +37,17 @@ def choose_evidence(
     settings: ComposeSettings,
     similarity: np.ndarray | None = None,
     named_docs: Collection[str] = (),
+    unmatched_numbers: Collection[str] = (),
 ) -> list[Evidence]:
     """The best sentence, plus others nearly as good and not redundant with it.
 
     When the question names two or more documents ("How do Stockton and
     Heinonen differ ..."), the best sentence of each named document is taken,
-    so a comparison quotes both sides.
+    so a comparison quotes both sides. Nothing is chosen (a refusal) when the
+    best score is below the threshold, or when the question pins a figure that no
+    candidate sentence contains (`unmatched_numbers`: "point 17", "in 1994").
     """
-    if not ranked or ranked[0].support < settings.refuse_below:
+    if not ranked or ranked[0].support < settings.refuse_below or unmatched_numbers:
         return []
 
     def redundant(i: int, chosen: list[int]) -> bool:

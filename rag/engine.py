@@ -26,7 +26,7 @@ from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexNotFoundError, InvalidQuestionError
 from index.paths import DEFAULT_CORPUS, default_index_dir
 from index.store import IndexData, read_index, read_manifest
-from index.text import tokenize
+from index.text import numbers, tokenize
 from rag.compose import REFUSAL, ComposeSettings, choose_evidence, compose
 from rag.evidence import (
     DocumentFrequencies,
@@ -80,6 +80,11 @@ class FoundEvidence:
     similarity: np.ndarray | None  # cosine between the evidence sentences
     named_docs: set[str]  # documents the question names by author or title
     retrieve_seconds: float
+    unmatched_numbers: frozenset[str] = frozenset()  # figures of the question in no candidate sentence
+
+    def choose(self, settings: ComposeSettings) -> list[Evidence]:
+        """The evidence sentences an answer quotes (empty: refuse); `rag.compose.choose_evidence`."""
+        return choose_evidence(self.evidence, settings, self.similarity, self.named_docs, self.unmatched_numbers)
 
 
 def named_documents(question: str, names: dict[str, set[str]]) -> set[str]:
@@ -223,7 +228,14 @@ class Engine:
             vectors = self._sentence_vectors_for([e.sentence for e in top])
             similarity = vectors @ vectors.T
         named = named_documents(question, self._names)
-        return FoundEvidence(data, question, query, passages, evidence, similarity, named, retrieve_seconds)
+        # A figure the question pins ("point 17", "in 1994") that no candidate sentence holds: the
+        # passages are about something else, however close their words (docs/calibration.md).
+        # Single digits are left out: they are often spelled out ("3 little birds" / "Three Little
+        # Birds") or only number the question itself ("2 facts about ...", "(5 points)").
+        pinned = {figure for figure in numbers(question) if sum(ch.isdigit() for ch in figure) >= 2}
+        candidate_figures = set().union(*(numbers(e.sentence.text) for e in evidence)) if evidence else set()
+        unmatched = frozenset(pinned - candidate_figures)
+        return FoundEvidence(data, question, query, passages, evidence, similarity, named, retrieve_seconds, unmatched)
 
     def ask(
         self,
@@ -236,7 +248,7 @@ class Engine:
     ) -> Answer:
         started = time.perf_counter()
         found = self.find_evidence(question, history, k=k, doc_ids=doc_ids)
-        chosen = choose_evidence(found.evidence, self.settings.compose, found.similarity, found.named_docs)
+        chosen = found.choose(self.settings.compose)
         selected = time.perf_counter()
 
         text, citations = compose(chosen, found.data.documents)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 
-from rag.compose import REFUSAL, choose_evidence, compose
+from rag.compose import REFUSAL, compose
 from rag.engine import Engine
 from rag.entailment import EntailmentJudge
 from rag.generators import Generator
@@ -65,7 +65,7 @@ def answer_with_generator(
     question = found.question
     retrieved = started + found.retrieve_seconds
     documents = found.data.documents
-    chosen = choose_evidence(found.evidence, engine.settings.compose, found.similarity, found.named_docs)
+    chosen = found.choose(engine.settings.compose)
     extractive_text, extractive_citations = compose(chosen, documents)
     selected = time.perf_counter()
     support = found.evidence[0].support if found.evidence else 0.0

@@ -50,6 +50,7 @@ import numpy as np
 
 from index.sentences import split_sentences
 from index.text import normalize, tokenize
+from index.text import numbers as figures
 from index.types import Document
 from rag.compose import verify_citation
 from rag.evidence import Evidence
@@ -79,7 +80,6 @@ _META = re.compile(
 )
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _LABEL = re.compile(r"^\s*(?:passage\s*\[?\d+\]?\s*)?\([^()]{1,150}\)\s*:\s*", re.IGNORECASE)  # "(Title): ..."
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SPACES = re.compile(r"\s+")
 _REFUSAL = re.compile(
     r"\b(?:(?:documents?|passages?|texts?|sources?|context)\s+(?:do|does|did)\s*(?:n't|not)\s+"
@@ -176,10 +176,6 @@ def split_statements(text: str) -> list[tuple[str, list[int]]]:
     return statements
 
 
-def _numbers(text: str) -> set[str]:
-    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(normalize(text))}
-
-
 class _Documents:
     """Sentence spans of the documents, split once per verification."""
 
@@ -241,14 +237,14 @@ class _Scorer:
         words = set(tokenize(statement))
         if not words:
             return None
-        numbers = _numbers(statement)
+        numbers = figures(statement)
         s = self.settings
         singles: list[_Match] = []
         for unit, cosine in zip(units, cosines, strict=True):
             span = self.quote_span(unit, words)
             quoted = self.docs.text(unit.doc_id, span)
             lexical = len(words & set(tokenize(quoted))) / len(words)
-            eligible = numbers <= _numbers(quoted)
+            eligible = numbers <= figures(quoted)
             semantic = max(0.0, float(cosine))
             support = (s.w_lexical * lexical + s.w_semantic * semantic) / (s.w_lexical + s.w_semantic)
             singles.append(_Match((unit,), (span,), support if eligible else 0.0, lexical, semantic))
@@ -272,7 +268,7 @@ class _Scorer:
                 tokens_a, tokens_b = set(tokenize(texts[0])), set(tokenize(texts[1]))
                 if not (words & tokens_a - tokens_b - framing) or not (words & tokens_b - tokens_a - framing):
                     continue  # one of them adds nothing the statement needs
-                if not numbers <= _numbers(" ".join(texts)):
+                if not numbers <= figures(" ".join(texts)):
                     continue
                 lexical = len(words & (tokens_a | tokens_b)) / len(words)
                 semantic = max(a.semantic, b.semantic)
@@ -363,7 +359,7 @@ def verify_generated(
             continue
         if match.support < settings.min_support:
             reason = f"unsupported: best support {match.support:.2f} < {settings.min_support:.2f}"
-            if match.support == 0.0 and _numbers(statement):
+            if match.support == 0.0 and figures(statement):
                 reason = "unsupported: a number in it is in no retrieved passage"
             removed.append(RemovedSentence(statement, reason, match.support))
             continue

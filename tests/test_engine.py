@@ -58,6 +58,19 @@ def test_refuses_off_topic_and_on_topic_absent_questions(engine, question):
     assert answer.citations == [] and answer.passages  # the closest passages are still shown
 
 
+def test_a_figure_the_documents_never_mention_is_refused_however_close_the_words(engine):
+    # "point 17" and "1994" are in no passage; the rest of each question matches the articles well.
+    for question in ("What does point 17 of Trump's peace plan say?", "What did Ukraine give up in 1994?"):
+        found = engine.find_evidence(question)
+        assert found.evidence and found.evidence[0].support >= engine.settings.compose.refuse_below
+        assert found.unmatched_numbers
+        answer = engine.ask(question)
+        assert answer.refused and answer.citations == [] and answer.passages
+    # A figure that the passages do hold is no reason to refuse.
+    answer = engine.ask("Under the 28-point plan, how many personnel would Ukraine's armed forces be cut to?")
+    assert not answer.refused and "600,000" in answer.citations[0].quote
+
+
 def test_a_comparison_quotes_both_named_articles(engine):
     answer = engine.ask("How do Stockton and Heinonen differ in their verdict on the 28-point plan?")
     assert {c.doc_id for c in answer.citations} >= {"stockton-russian-us-talks", "heinonen-least-bad-option"}
