@@ -27,9 +27,9 @@ import numpy as np
 
 from eval.dataset import DEFAULT_SET, EvalItem, load_set
 from eval.metrics import contains
+from eval.runner import history_for
 from rag.engine import Engine
 from rag.evidence import EvidenceSettings
-from rag.types import Turn
 
 __all__ = ["QuestionFeatures", "collect", "cross_validate", "fit"]
 
@@ -48,9 +48,7 @@ def collect(engine: Engine, items: list[EvalItem]) -> list[QuestionFeatures]:
     answers: dict[str, str] = {}
     features = []
     for item in items:
-        history = []
-        if item.follows:
-            history = [Turn("user", by_id[item.follows].question), Turn("assistant", answers[item.follows])]
+        history = history_for(item, by_id, answers)
         answers[item.id] = engine.ask(item.question, history).answer
         found = engine.find_evidence(item.question, history)
         spans = [e.text for e in item.evidence]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from eval.dataset import EvalItem
@@ -27,6 +27,7 @@ __all__ = [
     "ItemResult",
     "citation_support",
     "evaluate_item",
+    "history_for",
     "judge_citations",
     "judge_report",
     "run_set",
@@ -171,10 +172,7 @@ def run_set(
     by_id = {item.id: item for item in items}
     results = []
     for item in items:
-        history: list[Turn] = []
-        if item.follows:
-            earlier = answers[item.follows]
-            history = [Turn("user", by_id[item.follows].question), Turn("assistant", earlier.answer)]
+        history = history_for(item, by_id, {item_id: a.answer for item_id, a in answers.items()})
         answer = ask(item.question, history, item.id)
         answers[item.id] = answer
         result = evaluate_item(item, answer, documents, judge)
@@ -182,6 +180,13 @@ def run_set(
         if on_item:
             on_item(result)
     return results
+
+
+def history_for(item: EvalItem, by_id: Mapping[str, EvalItem], answers: Mapping[str, str]) -> list[Turn]:
+    """A follow-up's conversation so far: the earlier question and the answer actually given to it."""
+    if not item.follows or item.follows not in answers:
+        return []
+    return [Turn("user", by_id[item.follows].question), Turn("assistant", answers[item.follows])]
 
 
 def _share(values: Sequence[bool | float]) -> float:
