@@ -8,6 +8,7 @@ with the 1.5B model on 2 cores, so the set is kept to a few questions.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -146,3 +147,16 @@ def test_openai_generator_streams_from_a_real_server(engine, server):
     assert any("57 percent" in c.quote for c in answer.citations)
     assert_grounded(answer, engine.data.documents)
     assert answer.extra["generator"] == "openai:test-model"
+
+
+def test_rag_eval_compares_an_openai_endpoint_with_extractive(corpus_index, server, tmp_path, capsys):
+    from ui.cli import main as rag_main
+
+    options = ["--generator", "openai", "--base-url", server, "--llm-model", "test-model"]
+    code = rag_main(["eval", "--index-dir", str(corpus_index), "--out", str(tmp_path), "--limit", "2", *options])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((tmp_path / "generators.json").read_text(encoding="utf-8"))
+    assert report["generator"] == "openai:test-model" and len(report["items"]) == 2
+    assert report["generation"]["model_calls"] >= 1
+    assert report["generated"]["quote_validity"] == 1.0 and report["passed"]
+    assert "lexical+semantic judge" in capsys.readouterr().out
