@@ -168,13 +168,12 @@ def run_set(
         return engine.ask(question, history, k=k, id=item_id)
 
     ask = ask or extractive
-    answers: dict[str, Answer] = {}
+    answers: dict[str, str] = {}  # item id -> the answer text given (a follow-up's history)
     by_id = {item.id: item for item in items}
     results = []
     for item in items:
-        history = history_for(item, by_id, {item_id: a.answer for item_id, a in answers.items()})
-        answer = ask(item.question, history, item.id)
-        answers[item.id] = answer
+        answer = ask(item.question, history_for(item, by_id, answers), item.id)
+        answers[item.id] = answer.answer
         result = evaluate_item(item, answer, documents, judge)
         results.append(result)
         if on_item:
