@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from index.sentences import split_sentences
 from index.text import normalize
-from index.types import Document
+from index.types import Document, Span
 from rag.compose import REFUSAL
 from rag.evidence import Evidence, Sentence
 from rag.types import Turn
@@ -32,6 +32,7 @@ __all__ = [
     "build_prompt",
     "document_sentences",
     "looks_like_instruction",
+    "neighbours",
     "window",
 ]
 
@@ -90,20 +91,26 @@ def document_sentences(document: Document) -> list[tuple[int, int]]:
     return split_sentences(document.text)
 
 
-def window(text: str, spans: Sequence[tuple[int, int]], start: int, end: int) -> tuple[int, int]:
-    """The sentence at `start..end` plus the one before it (or after it, for a first sentence).
-
-    A neighbour that looks like an instruction to the model is left out.
-    """
+def neighbours(text: str, spans: Sequence[Span], start: int) -> tuple[Span | None, Span | None]:
+    """The sentences before and after the one holding offset `start` (None at an edge, or when that
+    neighbour looks like an instruction to the model)."""
     index = next((i for i, (s, e) in enumerate(spans) if s <= start < e), None)
     if index is None:
+        return None, None
+
+    def usable(i: int) -> Span | None:
+        ok = 0 <= i < len(spans) and not looks_like_instruction(text[spans[i][0] : spans[i][1]])
+        return spans[i] if ok else None
+
+    return usable(index - 1), usable(index + 1)
+
+
+def window(text: str, spans: Sequence[Span], start: int, end: int) -> Span:
+    """The sentence at `start..end` plus the one before it (or after it, for a first sentence)."""
+    before, after = neighbours(text, spans, start)
+    neighbour = before or after
+    if neighbour is None:
         return start, end
-    usable = [
-        i for i in (index - 1, index + 1) if 0 <= i < len(spans) and not looks_like_instruction(text[slice(*spans[i])])
-    ]
-    if not usable:
-        return start, end
-    neighbour = spans[usable[0]]
     return min(start, neighbour[0]), max(end, neighbour[1])
 
 

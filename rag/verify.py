@@ -54,7 +54,7 @@ from index.text import numbers as figures
 from index.types import Document
 from rag.compose import verify_citation
 from rag.evidence import Evidence
-from rag.prompting import Prompt, looks_like_instruction
+from rag.prompting import Prompt, looks_like_instruction, neighbours
 from rag.types import Citation
 
 __all__ = ["RemovedSentence", "Verification", "VerifySettings", "is_refusal", "split_statements", "verify_generated"]
@@ -189,16 +189,8 @@ class _Documents:
         return self._spans[doc_id]
 
     def unit(self, doc_id: str, start: int, end: int) -> _Unit:
-        spans = self.spans(doc_id)
-        index = next((i for i, (s, e) in enumerate(spans) if s <= start < e), None)
-        if index is None:
-            return _Unit(doc_id, start, end, None, None)
-
-        def usable(i: int) -> tuple[int, int] | None:
-            ok = 0 <= i < len(spans) and not looks_like_instruction(self.text(doc_id, spans[i]))
-            return spans[i] if ok else None
-
-        return _Unit(doc_id, start, end, usable(index - 1), usable(index + 1))
+        before, after = neighbours(self.documents[doc_id].text, self.spans(doc_id), start)
+        return _Unit(doc_id, start, end, before, after)
 
     def text(self, doc_id: str, span: tuple[int, int] | None) -> str:
         return self.documents[doc_id].text[span[0] : span[1]] if span else ""
