@@ -5,7 +5,8 @@
                                    on_token=lambda piece: print(piece, end=""))
 
 The flow: retrieve and score evidence exactly as the extractive engine does;
-when the best evidence is below the refusal threshold, refuse at once without
+when the extractive rules refuse (the best evidence is below the refusal
+threshold, or the question pins a figure no passage holds), refuse at once without
 calling the model (a clear refusal then costs milliseconds instead of the ~10 s
 a CPU model needs to read its prompt, and the model could not have answered
 from that evidence anyway); otherwise prompt the model with the best evidence
@@ -90,8 +91,11 @@ def answer_with_generator(
         )
 
     if not extractive_citations:
-        # Below the refusal threshold: no model call (see the module docstring).
-        extra["skipped"] = "evidence below the refusal threshold"
+        # Refused by the extractive rules: no model call (see the module docstring).
+        if found.unmatched_numbers:
+            extra["skipped"] = f"the question's {', '.join(sorted(found.unmatched_numbers))} is in no passage"
+        else:
+            extra["skipped"] = "evidence below the refusal threshold"
         return finish("", [], True)
 
     prompt = build_prompt(question, history, found.evidence, documents, max_items=max_items)

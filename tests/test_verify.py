@@ -376,6 +376,14 @@ def test_a_clear_refusal_does_not_call_the_model(small_engine):
     answer = answer_with_generator(small_engine, "What is a good recipe for banana bread?", [], generator)
     assert answer.refused and answer.answer == REFUSAL and answer.citations == []
     assert generator.calls == [] and "generate" not in answer.timings_ms
+    assert answer.extra["skipped"] == "evidence below the refusal threshold"
+
+
+def test_a_figure_no_passage_holds_is_refused_without_calling_the_model(small_engine):
+    generator = ScriptedGenerator("Rubio went to Geneva in 1994 [1].")
+    answer = answer_with_generator(small_engine, "Who was dispatched to Geneva in 1994?", [], generator)
+    assert answer.refused and generator.calls == []
+    assert answer.extra["skipped"] == "the question's 1994 is in no passage"
 
 
 def test_a_model_refusal_falls_back_to_the_extractive_answer_unless_trusted(small_engine):
