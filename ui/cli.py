@@ -256,41 +256,34 @@ def cmd_ask(args: argparse.Namespace) -> int:
     generator = _generator(args)
     entailment = _entailment(args, generator)
     engine = _open_engine(args)
-    if not args.questions:
-        if generator is None:
-            answer = engine.ask(args.question, history, k=args.k, doc_ids=args.doc or None)
-        else:
-            from rag.generated import answer_with_generator
+    if args.questions:
+        return _ask_many(_answerer(engine, generator, entailment), args)
 
-            def show_draft(piece: str) -> None:  # the model's draft streams to stderr
-                print(piece, end="", file=sys.stderr, flush=True)
+    def show_draft(piece: str) -> None:  # a model's draft streams to stderr; the verified answer to stdout
+        print(piece, end="", file=sys.stderr, flush=True)
 
-            answer = answer_with_generator(
-                engine,
-                args.question,
-                history,
-                generator,
-                k=args.k,
-                doc_ids=args.doc or None,
-                on_token=show_draft,
-                entailment=entailment,
-            )
-            print(file=sys.stderr)
-        print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer))
-        return 0
-    return _ask_many(engine, args, generator, entailment)
+    answer = _answerer(engine, generator, entailment, on_token=show_draft)(
+        args.question, history, k=args.k, doc_ids=args.doc or None
+    )
+    if generator is not None:
+        print(file=sys.stderr)
+    print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer))
+    return 0
 
 
-def _ask_many(engine, args: argparse.Namespace, generator=None, entailment=None) -> int:
-    """Answer every line of --questions in this one process (model loaded once)."""
+def _answerer(engine, generator, entailment, on_token=None):
+    """`engine.ask`, or the same call answered by `generator` and verified: (question, history, **options)."""
     if generator is None:
-        answer_one = engine.ask
-    else:
-        from functools import partial
+        return engine.ask
+    from functools import partial
 
-        from rag.generated import answer_with_generator
+    from rag.generated import answer_with_generator
 
-        answer_one = partial(answer_with_generator, engine, generator=generator, entailment=entailment)
+    return partial(answer_with_generator, engine, generator=generator, entailment=entailment, on_token=on_token)
+
+
+def _ask_many(answer_one, args: argparse.Namespace) -> int:
+    """Answer every line of --questions in this one process (model loaded once)."""
     try:
         lines = args.questions.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
