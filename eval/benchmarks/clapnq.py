@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
 
-from eval.benchmarks.common import default_out, latency_summary, table, write_json
+from eval.benchmarks.common import default_out, latency_summary, percentile, table, write_json
 from index.builder import build_index
 from index.embedder import SentenceTransformerEmbedder
 from index.store import read_index
@@ -177,6 +177,9 @@ def summarize(asked: dict[str, list[tuple[dict, Answer]]]) -> dict:
         cited += len(quotes)
     everything = answerable + unanswerable
     stages = ("retrieve", "select", "compose", "total")
+    quote_words = [len(c.quote.split()) for _, a in everything for c in a.citations]
+    titles = {row["passages"][0]["title"].strip() for group in asked.values() for row, _ in group}
+    first_quotes = [(kind, a.citations[0].quote.strip()) for kind, g in asked.items() for _, a in g if a.citations]
     return {
         "questions": {"answerable": len(answerable), "unanswerable": len(unanswerable)},
         "passage_recall": {
@@ -186,6 +189,15 @@ def summarize(asked: dict[str, list[tuple[dict, Answer]]]) -> dict:
         },
         "sentences": prf(counts),
         "citations_in_own_passage": round(own / cited, 4) if cited else 0.0,
+        # Quote length shows whether the splitter found sentences (a gold sentence has about 27 words).
+        "quote_words": {
+            "mean": round(sum(quote_words) / len(quote_words), 1) if quote_words else 0.0,
+            "median": percentile(quote_words, 50),
+        },
+        # Answers whose first quote is a passage's title line (rag.evidence keeps titles out).
+        "first_quote_is_a_title": {
+            kind: sum(k == kind and quote in titles for k, quote in first_quotes) for kind in asked
+        },
         "refusal_rate_unanswerable": round(sum(a.refused for _, a in unanswerable) / max(1, len(unanswerable)), 4),
         "false_refusal_rate_answerable": round(sum(a.refused for _, a in answerable) / max(1, len(answerable)), 4),
         "latency_ms": {s: latency_summary([a.timings_ms[s] for _, a in everything]) for s in stages},
@@ -229,6 +241,11 @@ def report_table(result: dict) -> str:
         ["gold-sentence recall", f"{sentences['recall']:.3f}"],
         ["sentence F1", f"{sentences['f1']:.3f}"],
         ["citations from the question's own passage", f"{result['citations_in_own_passage']:.3f}"],
+        ["words per quote, mean / median", f"{result['quote_words']['mean']} / {result['quote_words']['median']}"],
+        [
+            "answers whose first quote is a title (answerable / unanswerable)",
+            " / ".join(str(v) for v in result["first_quote_is_a_title"].values()),
+        ],
         ["refusal rate, unanswerable (higher is better)", f"{result['refusal_rate_unanswerable']:.3f}"],
         ["false refusals, answerable (lower is better)", f"{result['false_refusal_rate_answerable']:.3f}"],
         ["latency total p50 / p95 (ms)", f"{latency['total']['p50']:.0f} / {latency['total']['p95']:.0f}"],
