@@ -29,7 +29,7 @@ from eval.dataset import DEFAULT_SET, EvalItem, load_set
 from eval.metrics import contains
 from eval.runner import history_for
 from rag.engine import Engine
-from rag.evidence import EvidenceSettings
+from rag.evidence import Evidence, EvidenceSettings
 
 __all__ = ["QuestionFeatures", "collect", "cross_validate", "fit"]
 
@@ -41,6 +41,8 @@ class QuestionFeatures:
     item: EvalItem
     signals: np.ndarray  # candidates x 4: semantic*brevity, coverage*brevity, context, passage
     gold: np.ndarray  # candidates: does the sentence hold a gold evidence span?
+    query: str = ""  # what was searched (a follow-up resolved against its conversation)
+    candidates: tuple[Evidence, ...] = ()  # the scored candidate sentences, rows of `signals`
 
 
 def collect(engine: Engine, items: list[EvalItem]) -> list[QuestionFeatures]:
@@ -56,7 +58,7 @@ def collect(engine: Engine, items: list[EvalItem]) -> list[QuestionFeatures]:
             [[e.semantic, e.coverage * e.brevity, e.context, e.passage] for e in found.evidence], dtype=float
         ).reshape(-1, 4)
         gold = np.array([any(contains(e.sentence.text, s) for s in spans) for e in found.evidence], dtype=bool)
-        features.append(QuestionFeatures(item, signals, gold))
+        features.append(QuestionFeatures(item, signals, gold, found.query, tuple(found.evidence)))
     return features
 
 

@@ -40,7 +40,7 @@ from rag.followup import search_query
 from rag.retriever import HybridRetriever, RetrievalSettings
 from rag.types import Answer, Passage, Turn
 
-__all__ = ["MAX_QUESTION_CHARS", "AnswerSettings", "Engine", "clean_question"]
+__all__ = ["MAX_QUESTION_CHARS", "AnswerSettings", "Engine", "clean_question", "document_name_words"]
 
 MAX_QUESTION_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -85,6 +85,11 @@ class FoundEvidence:
     def choose(self, settings: ComposeSettings) -> list[Evidence]:
         """The evidence sentences an answer quotes (empty: refuse); `rag.compose.choose_evidence`."""
         return choose_evidence(self.evidence, settings, self.similarity, self.named_docs, self.unmatched_numbers)
+
+
+def document_name_words(data: IndexData) -> dict[str, set[str]]:
+    """Each document's title and author words (as tokenized), which name it in a question."""
+    return {doc.id: set(tokenize(" ".join([doc.title, *doc.authors]))) for doc in data.documents.values()}
 
 
 def named_documents(question: str, names: dict[str, set[str]]) -> set[str]:
@@ -145,9 +150,7 @@ class Engine:
             self._retriever = HybridRetriever(data, self.settings.retrieval)
             self._frequencies: DocumentFrequencies | None = None
             self._sentence_vectors: dict[tuple[str, int, int], np.ndarray] = {}
-            self._names = {
-                doc.id: set(tokenize(" ".join([doc.title, *doc.authors]))) for doc in data.documents.values()
-            }
+            self._names = document_name_words(data)
 
     @property
     def data(self) -> IndexData:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from eval.benchmarks.clapnq import (
@@ -18,6 +19,7 @@ from eval.benchmarks.clapnq import (
 )
 from eval.benchmarks.common import percentile, table
 from eval.benchmarks.scifact import document_ranking, load_qrels, ndcg_at_k, recall_at_k
+from eval.benchmarks.selection import Question, fit_listwise, top1
 from rag import Answer
 
 
@@ -117,3 +119,31 @@ def test_refusal_curve_counts_answers_below_each_threshold() -> None:
     low, mid = refusal_curve(asked, [0.2, 0.55])
     assert (low["refusal_rate_unanswerable"], low["false_refusal_rate_answerable"]) == (0.0, 0.0)
     assert (mid["refusal_rate_unanswerable"], mid["false_refusal_rate_answerable"]) == (0.5, 0.5)
+
+
+def _question(id: str, signals: list[list[float]], gold: list[bool]) -> Question:
+    matrix = np.array(signals, dtype=float)
+    return Question(id, matrix, np.zeros((len(gold), 1)), matrix[:, 0], np.array(gold))
+
+
+def test_selection_top1_counts_a_question_without_candidates_as_a_miss() -> None:
+    questions = [
+        _question("a", [[0.9], [0.1]], [True, False]),
+        _question("b", [[0.9], [0.1]], [False, True]),
+        Question("c", np.zeros((0, 1)), np.zeros((0, 1)), np.zeros(0), np.zeros(0, dtype=bool)),
+    ]
+    assert top1(questions, lambda q: q.signals[:, 0], answerable=3) == pytest.approx(1 / 3)
+
+
+def test_listwise_scorer_learns_which_signal_marks_the_gold_candidate() -> None:
+    # Gold is always the candidate with the highest second signal; the first signal is noise.
+    rng = np.random.default_rng(1)
+    questions = []
+    for i in range(40):
+        signals = rng.random((6, 2))
+        gold = signals[:, 1] == signals[:, 1].max()
+        questions.append(_question(f"q{i}", signals.tolist(), gold.tolist()))
+    first_signal = top1(questions, lambda q: q.signals[:, 0], answerable=40)
+    learned = top1(questions, fit_listwise(questions, lambda q: q.signals), answerable=40)
+    assert learned == 1.0
+    assert first_signal < 0.5
