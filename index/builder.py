@@ -15,19 +15,31 @@ from pathlib import Path
 
 import numpy as np
 
-from index.chunker import Chunker
+from index.chunker import CHUNKER_VERSION, Chunker
 from index.embedder import Embedder
 from index.errors import RagError
-from index.lexical import LexicalIndex
+from index.lexical import BM25_B, BM25_K1, LexicalIndex
 from index.loaders import load_documents
+from index.sentences import SPLITTER_VERSION
 from index.store import FORMAT_VERSION, IndexData, Manifest, build_lock, read_index, write_build
 from index.types import Chunk, Document
 from index.vector_store import VectorStore
 
-__all__ = ["DEFAULT_CHUNK_OVERLAP", "DEFAULT_CHUNK_SIZE", "IndexSummary", "build_index"]
+__all__ = ["DEFAULT_CHUNK_OVERLAP", "DEFAULT_CHUNK_SIZE", "IndexSummary", "build_index", "pipeline_signature"]
 
 DEFAULT_CHUNK_SIZE = 128
 DEFAULT_CHUNK_OVERLAP = 32
+
+
+def pipeline_signature() -> str:
+    """What, besides the model and chunk sizes, decides an index's chunks, sentences and BM25.
+
+    Recorded in the manifest. An index whose signature differs was made by another
+    version of this code: its documents are split and embedded again on the next
+    build, and `Engine.open` makes that build itself, so an upgrade never keeps
+    serving the old sentence boundaries.
+    """
+    return f"sentences-v{SPLITTER_VERSION} chunks-v{CHUNKER_VERSION} bm25-k1={BM25_K1}-b={BM25_B}"
 
 
 @dataclass(frozen=True)
@@ -77,10 +89,11 @@ def _previous(index_dir: Path, model: str, chunker: _LazyChunker, rebuild: bool)
     except RagError:  # no index yet, another model or format, or damaged: start afresh
         return None
     manifest = data.manifest
-    same = (manifest.model, manifest.chunk_size, manifest.chunk_overlap) == (
+    same = (manifest.model, manifest.chunk_size, manifest.chunk_overlap, manifest.pipeline) == (
         model,
         chunker.chunk_size,
         chunker.chunk_overlap,
+        pipeline_signature(),
     )
     return data if same else None
 
@@ -159,6 +172,7 @@ def build_index(
                 d.id: {"path": d.path, "hash": d.content_hash, "chunks": per_doc.get(d.id, 0)} for d in documents
             },
             created=time.time(),
+            pipeline=pipeline_signature(),
         )
         write_build(index_dir, manifest, documents, chunks, matrix, dense, lexical)
     removed = len(set(old_docs) - {d.id for d in documents})

@@ -22,7 +22,10 @@ from langchain_text_splitters import TextSplitter
 from index.sentences import split_sentences
 from index.types import Chunk, Document, Span
 
-__all__ = ["Chunker"]
+__all__ = ["CHUNKER_VERSION", "Chunker"]
+
+# Raise this whenever a change moves chunk boundaries (see SPLITTER_VERSION).
+CHUNKER_VERSION = 1
 
 _WORD_END = re.compile(r"\S+\s*")
 

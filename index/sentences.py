@@ -12,7 +12,12 @@ import re
 
 from index.types import Span
 
-__all__ = ["split_sentences"]
+__all__ = ["SPLITTER_VERSION", "split_sentences"]
+
+# Raise this whenever a change moves sentence boundaries: an index built with another version is
+# then re-split and re-embedded on its next use (index.builder.pipeline_signature). 2: Penn-Treebank
+# spaced periods ("year .") end sentences.
+SPLITTER_VERSION = 2
 
 # Words that end in a period without ending a sentence.
 _ABBREVIATIONS = frozenset(

@@ -49,6 +49,9 @@ class Manifest:
     # doc_id -> {"path": str, "hash": str, "chunks": int}
     documents: dict[str, dict[str, object]]
     created: float
+    # How the text was split and the lexical index made (index.builder.pipeline_signature);
+    # empty in indexes written before it was recorded.
+    pipeline: str = ""
 
     @property
     def counts(self) -> dict[str, int]:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from index.builder import IndexSummary, build_index
+from index.builder import IndexSummary, build_index, pipeline_signature
 from index.embedder import Embedder, SentenceTransformerEmbedder
-from index.errors import IndexNotFoundError, InvalidQuestionError
+from index.errors import IndexMismatchError, IndexNotFoundError, InvalidQuestionError
 from index.paths import DEFAULT_CORPUS, default_index_dir
 from index.store import IndexData, read_index, read_manifest
 from index.text import numbers, tokenize
@@ -130,15 +130,36 @@ class Engine:
         progress: bool = False,
         on_build: Callable[[IndexSummary], None] | None = None,
     ) -> Engine:
-        """Load the index; when there is none, build it from the default corpus first."""
+        """Load the index; build it first when there is none (from the default corpus) or when
+        it was split by another version of this code (again from its own sources).
+
+        `build_if_missing=False` turns both builds into errors that name the command to run.
+        """
         index_dir = Path(index_dir or default_index_dir())
         embedder = embedder or SentenceTransformerEmbedder()
-        if read_manifest(index_dir) is None:
+        manifest = read_manifest(index_dir)
+        summary = None
+        if manifest is None:
             if not build_if_missing:
                 raise IndexNotFoundError(index_dir)
             summary = build_index([DEFAULT_CORPUS], index_dir, embedder, progress=progress)
-            if on_build:
-                on_build(summary)
+        elif manifest.pipeline != pipeline_signature() and manifest.model == embedder.name:
+            if not build_if_missing:
+                raise IndexMismatchError(
+                    f"the index at {index_dir} was split by another version of rag "
+                    f"({manifest.pipeline or 'not recorded'}; this one: {pipeline_signature()}): "
+                    "update it with `rag index`"
+                )
+            summary = build_index(
+                [Path(source) for source in manifest.sources],
+                index_dir,
+                embedder,
+                chunk_size=manifest.chunk_size,
+                chunk_overlap=manifest.chunk_overlap,
+                progress=progress,
+            )
+        if summary is not None and on_build:
+            on_build(summary)
         engine = cls(read_index(index_dir, expect_model=embedder.name), embedder, index_dir, settings)
         # Load the model now, so the first question's timings measure answering, not loading.
         engine._embed(["warm-up"])

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from index.builder import build_index
+from index.builder import build_index, pipeline_signature
 from index.errors import IndexMismatchError, IndexNotFoundError
 from index.store import current_build, read_index
+from rag.engine import Engine
 from tests.fakes import CountingEmbedder
 
 
@@ -116,3 +117,63 @@ def test_hnsw_is_chosen_by_flag_and_searches(tmp_path: Path):
     query = embedder.embed(["Arctic region"])[0]
     _scores, rows = data.dense.search(query, 3)
     assert data.chunks[int(rows[0])].doc_id == "gamma"
+
+
+def _record_old_pipeline(index_dir: Path, pipeline: str | None) -> None:
+    """Make the current build look as if an older version of rag had written it."""
+    manifest_path = current_build(index_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    if pipeline is None:
+        manifest.pop("pipeline")  # indexes from before the signature was recorded
+    else:
+        manifest["pipeline"] = pipeline
+    manifest_path.write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("old", [None, "sentences-v1 chunks-v1 bm25-k1=1.2-b=0.75"])
+def test_an_index_split_by_another_version_is_split_and_embedded_again(tmp_path: Path, old: str | None):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    embedder = CountingEmbedder()
+    build_index([corpus], index_dir, embedder)
+    assert read_index(index_dir).manifest.pipeline == pipeline_signature()
+    _record_old_pipeline(index_dir, old)
+    assert read_index(index_dir).manifest.pipeline == (old or "")
+
+    embedder.embedded.clear()
+    summary = build_index([corpus], index_dir, embedder)
+    assert summary.rebuilt and summary.embedded == summary.chunks == len(embedder.embedded)
+    assert read_index(index_dir).manifest.pipeline == pipeline_signature()
+
+
+def test_opening_an_index_split_by_another_version_rebuilds_it_from_its_own_sources(tmp_path: Path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    embedder = CountingEmbedder()
+    build_index([corpus], index_dir, embedder, chunk_size=30, chunk_overlap=4)
+    _record_old_pipeline(index_dir, None)
+
+    with pytest.raises(IndexMismatchError, match="update it with `rag index`"):
+        Engine.open(index_dir, embedder=embedder, build_if_missing=False)
+
+    builds = []
+    engine = Engine.open(index_dir, embedder=embedder, on_build=builds.append)
+    assert len(builds) == 1 and builds[0].rebuilt and builds[0].documents == 3
+    manifest = engine.data.manifest
+    assert manifest.pipeline == pipeline_signature()
+    assert (manifest.chunk_size, manifest.chunk_overlap) == (30, 4)  # the index's own settings, kept
+    assert sorted(engine.data.documents) == ["alpha", "beta", "gamma"]  # its sources, not the default corpus
+
+    builds.clear()
+    Engine.open(index_dir, embedder=embedder, on_build=builds.append)
+    assert builds == []  # up to date now: opened as it is
+
+
+def test_an_index_of_another_model_is_not_rebuilt_on_open_but_explained(tmp_path: Path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    build_index([corpus], index_dir, CountingEmbedder(name="model-a"))
+    _record_old_pipeline(index_dir, None)
+    with pytest.raises(IndexMismatchError, match="rag index --rebuild --model model-b"):
+        Engine.open(index_dir, embedder=CountingEmbedder(name="model-b"))
+    assert read_index(index_dir).manifest.model == "model-a"

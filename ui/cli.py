@@ -206,7 +206,7 @@ def _open_engine(args: argparse.Namespace):
     from rag.engine import Engine
 
     def announce(summary) -> None:
-        print(f"no index yet: built one from the default corpus ({summary.chunks} chunks)", file=sys.stderr)
+        print(f"indexed {summary.documents} documents ({summary.chunks} chunks) before answering", file=sys.stderr)
 
     return Engine.open(_index_dir(args), embedder=_embedder(args), progress=sys.stderr.isatty(), on_build=announce)
 
