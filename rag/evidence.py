@@ -8,7 +8,8 @@ Each candidate sentence gets four signals, all in [0, 1]:
   covered by every sentence of that document ("What does Stockton say ...");
 - context: the best semantic score of its neighbours, so a sentence that only
   makes sense with the one before it ("He added that ...") is not lost;
-- passage: the fused retrieval score of the best chunk holding it.
+- passage: the fused retrieval score of the best chunk holding it, relative to the
+  best chunk for the question in any document (a document filter does not raise it).
 
 The weighted mean of the four is the sentence's `score`, which both ranks the
 sentences and, for the best one, is the `support` that the refusal threshold
@@ -102,17 +103,16 @@ def _coverage(question_tokens: dict[str, float], sentence_tokens: set[str]) -> f
 
 
 def candidate_sentences(data: IndexData, ranked: Sequence[ScoredChunk]) -> list[tuple[Sentence, float]]:
-    """Distinct sentences of the ranked chunks, each with its best chunk score."""
+    """Distinct sentences of the ranked chunks, each with its best chunk's relative score."""
     best: dict[tuple[str, int, int], float] = {}
     order: list[tuple[str, int, int]] = []
-    top = max((hit.score for hit in ranked), default=1.0) or 1.0
     for hit in ranked:
         chunk = data.chunks[hit.row]
         for start, end in chunk.sentences:
             key = (chunk.doc_id, start, end)
             if key not in best:
                 order.append(key)
-                best[key] = hit.score / top
+                best[key] = hit.relative
     documents = data.documents
     titles = {doc_id: _comparable(documents[doc_id].title) for doc_id, _, _ in order}
     candidates = []

@@ -35,6 +35,9 @@ class ScoredChunk:
     score: float
     dense: float
     lexical: float
+    # score / the best fused score of any chunk, whether or not a document filter let it through:
+    # how good this chunk is for the question, which a filter must not inflate.
+    relative: float = 1.0
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:
@@ -83,8 +86,6 @@ class HybridRetriever:
         if settings.mode != "dense":
             top_lexical = np.argsort(-lexical_all)[:depth]
             candidates.update(int(r) for r in top_lexical if lexical_all[r] > 0)
-        if mask is not None:
-            candidates = {r for r in candidates if mask[r]}
         rows = np.array(sorted(candidates), dtype=np.int64)
         if rows.size == 0:
             return []
@@ -103,8 +104,22 @@ class HybridRetriever:
             fused = _rrf(dense, settings.rrf_k) + _rrf(lexical, settings.rrf_k)
         else:
             fused = settings.alpha * _minmax(dense) + (1 - settings.alpha) * _minmax(lexical)
-        order = np.argsort(-fused, kind="stable")[:limit]
-        return [ScoredChunk(int(rows[i]), float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
+        # Scores are normalised and fused over every candidate; a document filter applies after,
+        # so a filtered document's chunks keep the scores they would have without it.
+        best = float(fused.max())
+        order = np.argsort(-fused, kind="stable")
+        if mask is not None:
+            order = order[mask[rows[order]]]
+        return [
+            ScoredChunk(
+                int(rows[i]),
+                float(fused[i]),
+                float(dense[i]),
+                float(lexical[i]),
+                float(fused[i]) / best if best > 0 else 0.0,
+            )
+            for i in order[:limit]
+        ]
 
     def passages(self, ranked: list[ScoredChunk], k: int) -> list[Passage]:
         """The top k distinct passages: a chunk overlapping a better one is dropped."""
