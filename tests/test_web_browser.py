@@ -282,6 +282,8 @@ def test_huge_question_shows_an_error_and_the_app_keeps_working(page) -> None:
     assert "rag-error" in (error.get_attribute("class") or "")
     assert "100,005 characters" in error.inner_text() and "at most 2,000" in error.inner_text()
     assert "Traceback" not in page.content()
+    votes = "[...document.querySelectorAll('#rag-chat button[aria-label=Like]')].filter(b => b.offsetParent)"
+    assert page.evaluate(f"() => {votes}.length") == 0, "an error is no answer to vote on"
     screenshot(page, "error")
     answer = ask(page, "Who was sent to Geneva to negotiate?")
     assert answer.locator(".rag-source").count() >= 1

@@ -77,6 +77,17 @@ def page(url: str) -> Iterator[object]:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
+# Like/Dislike buttons a person can see in the chat.
+VISIBLE_VOTES = (
+    "[...document.querySelectorAll('#rag-chat button[aria-label=Like], #rag-chat button[aria-label=Dislike]')]"
+    ".filter(b => b.offsetParent !== null).length"
+)
+
+
+def _vote_buttons_visible(page) -> int:
+    return page.evaluate(f"() => {VISIBLE_VOTES}")
+
+
 def ask(page, question: str) -> None:
     box = page.locator("#rag-question textarea")
     box.fill(question)
@@ -99,6 +110,7 @@ def test_the_draft_streams_then_the_verified_answer_replaces_it(page, engine) ->
     note = page.locator("#rag-chat .rag-draft-note").last.inner_text()
     assert "being verified against the documents" in note
     assert page.locator("#rag-chat .rag-answer").count() == 0, "the answer came before the draft was shown"
+    assert _vote_buttons_visible(page) == 0, "a draft is no answer to vote on"
 
     page.wait_for_selector("#rag-chat .rag-answer", timeout=WAIT_MS)
     answer = page.locator("#rag-chat .rag-answer").last
@@ -118,6 +130,7 @@ def test_the_draft_streams_then_the_verified_answer_replaces_it(page, engine) ->
     assert page.evaluate("window.pwned") is None
     assert answer.locator("img").count() == 0
     assert "Written by scripted-slow" in answer.locator(".rag-generation").inner_text()
+    page.wait_for_function(f"() => ({VISIBLE_VOTES}) === 2", timeout=WAIT_MS)  # the answer takes votes
 
 
 def test_quotes_only_mode_answers_without_the_model(page, generator: SlowScriptedGenerator) -> None:

@@ -97,6 +97,11 @@ details.rag-model-draft p { white-space: pre-wrap; font-style: italic; margin: 4
 .rag-passage-text { font-family: var(--rag-serif); font-size: 0.92rem; color: var(--rag-muted);
   margin-top: 2px !important; }
 
+/* A draft is replaced in a moment and an error is no answer: neither takes a vote (a vote on
+   them was ignored anyway), so gradio's like/dislike buttons are hidden under them. */
+#rag-chat .bot:has(.rag-draft) .message-buttons,
+#rag-chat .bot:has(.rag-error) .message-buttons { display: none; }
+
 /* errors and notices */
 .rag-error { border-left: 4px solid #dc2626; padding: 4px 0 4px 12px; }
 .rag-error-title { font-weight: 600; color: #b91c1c; }
