@@ -60,13 +60,13 @@ def clean_question(question: str) -> str:
         raise InvalidQuestionError("the question must be text")
     text = unicodedata.normalize("NFC", _CONTROL.sub(" ", question)).strip()
     if not text:
-        raise InvalidQuestionError("the question is empty: type a question about the documents")
+        raise InvalidQuestionError("the question is empty; type a question about the documents")
     if len(text) > MAX_QUESTION_CHARS:
         raise InvalidQuestionError(
             f"the question is {len(text):,} characters long; ask it in at most {MAX_QUESTION_CHARS:,} characters"
         )
     if not any(ch.isalnum() for ch in text):
-        raise InvalidQuestionError("the question has no words in it: type a question about the documents")
+        raise InvalidQuestionError("the question has no words in it; type a question about the documents")
     return text
 
 

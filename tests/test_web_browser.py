@@ -281,6 +281,8 @@ def test_huge_question_shows_an_error_and_the_app_keeps_working(page) -> None:
     error = ask(page, huge)
     assert "rag-error" in (error.get_attribute("class") or "")
     assert "100,005 characters" in error.inner_text() and "at most 2,000" in error.inner_text()
+    box = page.locator("#rag-question textarea")
+    assert box.input_value() == huge, "the question stays in the box, to be shortened rather than typed again"
     assert "Traceback" not in page.content()
     votes = "[...document.querySelectorAll('#rag-chat button[aria-label=Like]')].filter(b => b.offsetParent)"
     assert page.evaluate(f"() => {votes}.length") == 0, "an error is no answer to vote on"

@@ -193,6 +193,24 @@ def test_refusal_without_passages_has_no_related_block() -> None:
     assert "rag-related" not in out and "rag-refusal" in out
 
 
+def test_a_refusal_under_a_document_filter_names_what_was_searched() -> None:
+    document = make_document()
+    other = make_document(id="other", title="Other notes")
+    documents = {document.id: document, other.id: other}
+    out = answer_html(refused_answer(document), documents, "r3", searched=[document.id])
+    note = re.search(r'<p class="rag-filter-note">(.*?)</p>', out)
+    assert note, out
+    assert note.group(1) == (
+        "Only “Talks in &lt;b&gt;Geneva&lt;/b&gt;” was searched. Clear the document filter to search all 2 documents."
+    )
+    assert "rag-filter-note" not in answer_html(refused_answer(document), documents, "r4")  # no filter
+    everything = answer_html(refused_answer(document), documents, "r5", searched=list(documents))
+    assert "rag-filter-note" not in everything  # a filter that keeps every document is no filter
+    answer = make_answer(document, ["The envoy went to Geneva on Monday."])
+    answered = answer_html(answer, documents, "r6", searched=[document.id])
+    assert "rag-filter-note" not in answered  # only a refusal needs the reminder
+
+
 def test_error_and_notice_are_escaped() -> None:
     assert "&lt;script&gt;" in error_html("bad <script>")
     out = notice_html("error", "Nothing <b>added</b>", ["evil<img src=x onerror=1>.txt: unsupported"])

@@ -61,6 +61,16 @@ def test_ask_keeps_the_answer_json_and_its_html() -> None:
     assert engine.calls == [("Who went to Geneva?", [], 7, ["notes"])]
 
 
+def test_a_refusal_under_a_filter_reminds_of_the_filter() -> None:
+    refusal = Answer("Who went to Geneva?", "The documents don't answer this question.", True, [], [], {"total": 1.0})
+    engine = ScriptedEngine(refusal)
+    engine.data.documents["other"] = Document("other", "Other text.", "Other", "/x/other.txt", "txt", "1")
+    filtered = chat.ask(engine, "Who went to Geneva?", [], doc_ids=["notes"])  # type: ignore[arg-type]
+    assert "Only “Notes” was searched. Clear the document filter to search all 2 documents." in filtered["html"]
+    unfiltered = chat.ask(engine, "Who went to Geneva?", [])  # type: ignore[arg-type]
+    assert "rag-filter-note" not in unfiltered["html"]
+
+
 def test_follow_up_history_is_plain_text_and_skips_errors() -> None:
     engine = ScriptedEngine(grounded_answer())
     first = chat.ask(engine, "Who went to Geneva?", [])  # type: ignore[arg-type]
@@ -163,12 +173,29 @@ def test_add_uploads_indexes_good_files_and_reports_the_rest(engine: Engine, tmp
     assert sorted(p.name for p in uploads.iterdir()) == ["ferns.txt"]  # the failed file does not linger
 
 
-def test_add_uploads_reports_a_clash_of_document_ids(engine: Engine, tmp_path: Path) -> None:
+def test_an_upload_named_like_an_indexed_document_is_saved_beside_it(engine: Engine, tmp_path: Path) -> None:
+    geneva = engine.data.documents["geneva"].text
     clash = tmp_path / "geneva.txt"
     clash.write_text("Another Geneva\n\nSomething else entirely.\n")
     result = add_uploads(engine, [(clash, "geneva.txt")])
-    assert result.added == []
-    assert "same document id 'geneva'" in result.problems[0][1]
+    assert [d.id for d in result.added] == ["geneva-2"] and result.problems == []
+    assert result.renamed == [("geneva.txt", "geneva-2.txt")]
+    assert engine.data.documents["geneva"].text == geneva  # the indexed document is untouched
+
+
+def test_a_second_upload_with_the_same_name_keeps_the_first(engine: Engine, tmp_path: Path) -> None:
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("Harbour notes\n\nThe harbour has nine cranes.\n")
+    second.write_text("Kayak notes\n\nThe club rents out twelve kayaks.\n")
+    assert [d.id for d in add_uploads(engine, [(first, "notes.txt")]).added] == ["notes"]
+    result = add_uploads(engine, [(second, "notes.txt")])
+    assert [d.id for d in result.added] == ["notes-2"] and result.renamed == [("notes.txt", "notes-2.txt")]
+    assert "nine cranes" in engine.data.documents["notes"].text
+    assert "twelve kayaks" in engine.data.documents["notes-2"].text
+
+    again = add_uploads(engine, [(first, "notes.txt")])  # the very same file again: nothing new
+    assert [d.id for d in again.added] == ["notes"] and again.renamed == []
+    assert sorted(p.name for p in (engine.index_dir / "uploads").iterdir()) == ["notes-2.txt", "notes.txt"]
 
 
 # -- feedback ----------------------------------------------------------------

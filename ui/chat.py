@@ -77,6 +77,7 @@ def ask(
         question,
         _new_id(),
         lambda: engine.ask(question, turns, k=k, doc_ids=list(doc_ids) if doc_ids else None),
+        doc_ids,
     )
 
 
@@ -112,6 +113,7 @@ def ask_generated(
             on_token=on_token,
             entailment=entailment,
         ),
+        doc_ids,
     )
 
 
@@ -119,11 +121,17 @@ def _new_id() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def _exchange(engine: Engine, question: str, exchange_id: str, answer: Callable[[], Answer]) -> Exchange:
+def _exchange(
+    engine: Engine,
+    question: str,
+    exchange_id: str,
+    answer: Callable[[], Answer],
+    doc_ids: Collection[str] | None = None,
+) -> Exchange:
     exchange: Exchange = {"id": exchange_id, "question": question, "answer": None, "error": None}
     try:
         answered = answer()
-        exchange["html"] = answer_html(answered, engine.data.documents, exchange_id)
+        exchange["html"] = answer_html(answered, engine.data.documents, exchange_id, searched=doc_ids)
         exchange["answer"] = answered.to_json()
         return exchange
     except InvalidQuestionError as problem:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from index.types import Document
 from rag.types import Answer, Citation, Passage
@@ -241,11 +241,20 @@ def _timings(answer: Answer) -> str:
     return f'<div class="rag-timings">answered in {duration(t["total"])}{detail}</div>'
 
 
-def answer_html(answer: Answer, documents: Mapping[str, Document], answer_id: str) -> str:
+def answer_html(
+    answer: Answer,
+    documents: Mapping[str, Document],
+    answer_id: str,
+    *,
+    searched: Collection[str] | None = None,
+) -> str:
     """An answer with linked [n] markers and a source card per citation, or a refusal.
 
     `answer_id` must be unique on the page (it prefixes the card ids) and is
     used as-is in attributes, so keep it to letters, digits and dashes.
+    `searched` is the document filter the question was asked with (none: all);
+    a refusal under a filter names the documents searched, since the others
+    were not.
     """
     if not re.fullmatch(r"[A-Za-z0-9-]+", answer_id):
         raise ValueError(f"answer_id must be letters, digits and dashes, not {answer_id!r}")
@@ -258,7 +267,8 @@ def answer_html(answer: Answer, documents: Mapping[str, Document], answer_id: st
         )
         return (
             f'<div class="rag-answer rag-refused" id="answer-{answer_id}">'
-            f'<p class="rag-refusal">{REFUSAL_SENTENCE}</p>{_generation_note(answer)}{block}{_timings(answer)}</div>'
+            f'<p class="rag-refusal">{REFUSAL_SENTENCE}</p>{_filter_note(searched, documents)}'
+            f"{_generation_note(answer)}{block}{_timings(answer)}</div>"
         )
     cards = "".join(_source_card(c, documents.get(c.doc_id), answer_id) for c in answer.citations)
     return (
@@ -266,6 +276,18 @@ def answer_html(answer: Answer, documents: Mapping[str, Document], answer_id: st
         f'<p class="rag-answer-text">{_answer_text(answer, answer_id)}</p>{_generation_note(answer)}'
         f'<div class="rag-sources"><div class="rag-sources-heading">Sources</div>{cards}</div>'
         f"{_timings(answer)}</div>"
+    )
+
+
+def _filter_note(searched: Collection[str] | None, documents: Mapping[str, Document]) -> str:
+    """For a refusal under a document filter: which documents were searched, and how to search all."""
+    if not searched or set(searched) >= set(documents):
+        return ""
+    titles = ", ".join(f"“{_e(documents[d].title if d in documents else d)}”" for d in sorted(searched))
+    were = "was" if len(searched) == 1 else "were"
+    return (
+        f'<p class="rag-filter-note">Only {titles} {were} searched. Clear the document filter to search all '
+        f"{len(documents)} documents.</p>"
     )
 
 

@@ -102,6 +102,8 @@ details.rag-model-draft p { white-space: pre-wrap; font-style: italic; margin: 4
 #rag-chat .bot:has(.rag-draft) .message-buttons,
 #rag-chat .bot:has(.rag-error) .message-buttons { display: none; }
 
+.rag-filter-note { color: var(--rag-muted); font-size: 0.9rem; margin-top: 2px !important; }
+
 /* errors and notices */
 .rag-error { border-left: 4px solid #dc2626; padding: 4px 0 4px 12px; }
 .rag-error-title { font-weight: 600; color: #b91c1c; }

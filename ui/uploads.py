@@ -2,12 +2,17 @@
 
 Uploaded files are kept in `INDEX_DIR/uploads/`, which becomes one more source
 of the index, so they survive a restart and a later `rag index` keeps them.
+An upload never replaces another document: a different file with the name of
+an earlier upload, or with the id of an indexed document ("notes.txt" when
+"notes" is taken), is saved under the next free name ("notes-2.txt").
 Every problem comes back as (file name, reason) for the page to show; nothing
 here raises for a bad file.
 """
 
 from __future__ import annotations
 
+import filecmp
+import itertools
 import re
 import shutil
 from collections.abc import Sequence
@@ -19,7 +24,7 @@ from index.loaders import MAX_FILE_BYTES, SUPPORTED_SUFFIXES
 from index.types import Document
 from rag.engine import Engine
 
-__all__ = ["UPLOAD_SUFFIXES", "UploadResult", "add_uploads", "check_upload", "safe_name"]
+__all__ = ["UPLOAD_SUFFIXES", "UploadResult", "add_uploads", "check_upload", "free_target", "safe_name"]
 
 # What the page offers; the loader also reads the longer spellings.
 UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".pdf")
@@ -31,6 +36,7 @@ class UploadResult:
     added: list[Document] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
     seconds: float = 0.0
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (file name, name saved as)
 
 
 def safe_name(name: str) -> str:
@@ -55,20 +61,44 @@ def check_upload(path: Path, name: str) -> str | None:
     return None
 
 
+def free_target(folder: Path, name: str, source: Path, taken_ids: dict[str, str]) -> Path:
+    """Where to save `source` (uploaded as `name`) in `folder` without replacing another document.
+
+    `taken_ids` maps indexed document ids to their files. The safe name is used
+    when it is free or already holds these very bytes (uploading a file again is
+    harmless); otherwise "-2", "-3", ... is added to the stem.
+    """
+    plain = Path(safe_name(name))
+    for number in itertools.count(1):
+        stem = plain.stem if number == 1 else f"{plain.stem}-{number}"
+        target = folder / f"{stem}{plain.suffix}"
+        owner = taken_ids.get(stem)
+        if owner is not None and Path(owner).resolve() != target.resolve():
+            continue  # another file already has this document id
+        if not target.exists() or filecmp.cmp(target, source, shallow=False):
+            return target
+    raise AssertionError("unreachable")
+
+
 def add_uploads(engine: Engine, files: Sequence[tuple[Path, str]]) -> UploadResult:
     """Save the acceptable `(temporary path, original name)` files and index them."""
     folder = engine.index_dir / "uploads"
     problems: list[tuple[str, str]] = []
+    renamed: list[tuple[str, str]] = []
     saved: dict[Path, str] = {}
+    taken_ids = {doc.id: doc.path for doc in engine.data.documents.values()}
     for path, name in files:
         reason = check_upload(Path(path), name)
         if reason:
             problems.append((name, reason))
             continue
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / safe_name(name)
+        target = free_target(folder, name, Path(path), taken_ids)
         shutil.copyfile(path, target)
         saved[target.resolve()] = name
+        taken_ids[target.stem] = str(target)
+        if target.name != safe_name(name):
+            renamed.append((name, target.name))
     if not saved:
         return UploadResult([], problems)
     try:
@@ -86,4 +116,5 @@ def add_uploads(engine: Engine, files: Sequence[tuple[Path, str]]) -> UploadResu
             Path(skipped_path).unlink(missing_ok=True)  # a file that will not load should not linger
     by_path = {Path(d.path).resolve(): d for d in engine.data.documents.values()}
     added = [by_path[p] for p in saved if p in by_path]
-    return UploadResult(added, problems, summary.seconds)
+    kept = {saved_name for saved_name in saved.values()}
+    return UploadResult(added, problems, summary.seconds, [(n, new) for n, new in renamed if n in kept])

@@ -83,6 +83,12 @@ _PLACEHOLDER = (
 )
 
 
+def _box_after(exchange: chat.Exchange, question: str) -> str:
+    """What the question box holds after an answer: empty, or the question again when it could not be
+    answered (too long, say), so it can be corrected rather than typed again."""
+    return question if exchange.get("error") else ""
+
+
 def _upload_notice(result: UploadResult) -> str:
     problems = [f"{name}: {reason}" for name, reason in result.problems]
     if not result.added:
@@ -90,7 +96,10 @@ def _upload_notice(result: UploadResult) -> str:
     titles = ", ".join(f"“{d.title}”" for d in result.added)
     them = "it" if len(result.added) == 1 else "them"
     message = f"Added {titles} in {result.seconds:.1f} s. You can ask about {them} now."
-    return notice_html("warn" if problems else "ok", message, problems)
+    notes = [
+        f"{name} was saved as {saved_as}: another document already had that name" for name, saved_as in result.renamed
+    ]
+    return notice_html("warn" if problems else "ok", message, [*notes, *problems])
 
 
 def build_app(
@@ -111,8 +120,9 @@ def build_app(
     def respond(question: str, exchanges: list[chat.Exchange], k: float, doc_ids: list[str] | None):
         if not question or not question.strip():
             return gr.skip(), gr.skip(), gr.skip()
-        exchanges = [*exchanges, chat.ask(engine, question, exchanges, int(k), doc_ids)]
-        return chat.messages(exchanges), "", exchanges
+        exchange = chat.ask(engine, question, exchanges, int(k), doc_ids)
+        exchanges = [*exchanges, exchange]
+        return chat.messages(exchanges), _box_after(exchange, question), exchanges
 
     def respond_example(exchanges: list[chat.Exchange], k: float, doc_ids: list[str] | None, event: gr.SelectData):
         value = event.value if isinstance(event.value, dict) else {}
@@ -132,7 +142,7 @@ def build_app(
                 yield chat.messages([*exchanges, exchange]), "", gr.skip()
             else:
                 exchanges = [*exchanges, exchange]
-                yield chat.messages(exchanges), "", exchanges
+                yield chat.messages(exchanges), _box_after(exchange, question), exchanges
 
     def respond_generated_example(
         exchanges: list[chat.Exchange], k: float, doc_ids: list[str] | None, mode: str, event: gr.SelectData
