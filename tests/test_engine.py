@@ -148,3 +148,23 @@ def test_a_documents_title_line_is_never_quoted_as_an_answer(tmp_path, embedder)
     assert "South Park: The Fractured but Whole" not in quoted
     assert quoted and all(text.endswith(".") for text in quoted)
     assert any(p.text.startswith("South Park: The Fractured but Whole\n") for p in found.passages)
+
+
+def test_a_first_line_that_is_a_sentence_stays_evidence(tmp_path, embedder):
+    from index.builder import build_index
+    from rag.engine import Engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    # A plain-text file's title is its first line, which here is the sentence that answers.
+    (docs / "quokka.txt").write_text(
+        "The Quokka Institute was founded in 1987 in Perth.\n\n"
+        "Its library holds tide charts. In 1993 the staff moved the institute to Fremantle.\n",
+        encoding="utf-8",
+    )
+    build_index([docs], tmp_path / "index", embedder)
+    engine = Engine.open(tmp_path / "index", embedder=embedder, build_if_missing=False)
+
+    answer = engine.ask("When was the Quokka Institute founded?")
+    assert not answer.refused
+    assert answer.citations[0].quote == "The Quokka Institute was founded in 1987 in Perth."
