@@ -17,7 +17,7 @@ import numpy as np
 
 from index.chunker import CHUNKER_VERSION, Chunker
 from index.embedder import Embedder
-from index.errors import RagError
+from index.errors import NothingToIndexError, RagError
 from index.lexical import BM25_B, BM25_K1, LexicalIndex
 from index.loaders import load_documents
 from index.sentences import SPLITTER_VERSION
@@ -125,6 +125,8 @@ def build_index(
         for doc in old_docs.values():
             if doc.id not in loaded_ids and doc.path in unreadable:
                 documents.append(doc)
+        if not documents:
+            raise NothingToIndexError(_nothing_to_index(paths, report.skipped))
 
         old_rows: dict[str, list[int]] = {}
         if previous:
@@ -184,6 +186,17 @@ def build_index(
         skipped=report.skipped,
         seconds=time.perf_counter() - started,
         rebuilt=previous is None,
+    )
+
+
+def _nothing_to_index(paths: Sequence[Path], skipped: Sequence[tuple[str, str]]) -> str:
+    where = ", ".join(str(p) for p in paths) or "(no paths)"
+    reasons = "; ".join(f"{Path(path).name}: {reason}" for path, reason in skipped[:3])
+    more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
+    found = f" Skipped: {reasons}{more}." if skipped else ""
+    return (
+        f"nothing to index in {where}: no readable .txt, .md, .html or .pdf file.{found} "
+        "The index was left as it was; give a file or folder with documents."
     )
 
 

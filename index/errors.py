@@ -12,6 +12,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexNotFoundError",
     "InvalidQuestionError",
+    "NothingToIndexError",
     "RagError",
 ]
 
@@ -40,3 +41,7 @@ class IndexBusyError(RagError):
 
 class InvalidQuestionError(RagError):
     """The question cannot be asked (empty, or nothing searchable in it)."""
+
+
+class NothingToIndexError(RagError):
+    """The paths given hold no document that can be read; the index is left as it was."""

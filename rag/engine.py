@@ -44,6 +44,7 @@ __all__ = ["MAX_QUESTION_CHARS", "AnswerSettings", "Engine", "clean_question", "
 
 MAX_QUESTION_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,9 @@ def clean_question(question: str) -> str:
     """The question without control characters; raises InvalidQuestionError when unusable."""
     if not isinstance(question, str):
         raise InvalidQuestionError("the question must be text")
-    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", question)).strip()
+    # Undecodable bytes (a terminal's `\xff`, kept by Python as lone surrogates) become U+FFFD.
+    text = _SURROGATE.sub("\ufffd", question)
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text)).strip()
     if not text:
         raise InvalidQuestionError("the question is empty; type a question about the documents")
     if len(text) > MAX_QUESTION_CHARS:

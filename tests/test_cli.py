@@ -164,3 +164,98 @@ def test_many_questions_answered_by_a_generator(corpus_index: Path, tmp_path: Pa
 def test_llm_verify_needs_a_generator(corpus_index: Path):
     result = rag("ask", "Who was dispatched to Geneva?", "--llm-verify", index_dir=corpus_index)
     assert result.returncode == 2 and "--llm-verify needs --generator" in result.stderr
+
+
+def test_indexing_nothing_readable_exits_2_and_keeps_the_index(tmp_path: Path):
+    corpus, empty = tmp_path / "docs", tmp_path / "empty"
+    corpus.mkdir()
+    empty.mkdir()
+    (corpus / "a.txt").write_text("The summit took place in Geneva. Rubio attended.")
+    (empty / "sheet.csv").write_text("a,b")
+    assert rag("index", str(corpus), index_dir=tmp_path / "idx").returncode == 0
+    for target in (empty, tmp_path / "missing"):
+        result = rag("index", str(target), index_dir=tmp_path / "idx")
+        assert result.returncode == 2, result.stderr
+        assert "nothing to index" in result.stderr and "Traceback" not in result.stderr
+    docs = json.loads(rag("docs", "--json", index_dir=tmp_path / "idx").stdout)
+    assert [d["doc_id"] for d in docs] == ["a"]  # the index was left as it was
+
+
+def test_indexing_other_paths_says_the_earlier_sources_were_dropped(tmp_path: Path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    (first / "a.txt").write_text("The summit took place in Geneva.")
+    (second / "b.txt").write_text("The harbour has nine cranes.")
+    rag("index", str(first), index_dir=tmp_path / "idx")
+    result = rag("index", str(second), index_dir=tmp_path / "idx")
+    assert result.returncode == 0
+    assert f"{first}, indexed before, is no longer a source" in result.stderr
+    assert f"rag index {first} {second}" in result.stderr
+
+
+def test_undecodable_bytes_in_questions_are_answered_or_skipped_by_line(corpus_index: Path, tmp_path: Path):
+    env = {**os.environ, "RAG_INDEX_DIR": str(corpus_index)}
+    argv = [sys.executable.encode(), b"-m", b"ui.cli", b"ask", b"Who was sent to Geneva? \xff\xfe", b"--json"]
+    one = subprocess.run(argv, capture_output=True, env=env, timeout=300)
+    assert one.returncode == 0, one.stderr
+    assert "Rubio" in json.loads(one.stdout)["answer"]
+
+    questions = tmp_path / "mixed.jsonl"
+    questions.write_bytes(
+        b'\xef\xbb\xbf{"id": "bom", "question": "Who was dispatched to Geneva?"}\n'
+        + '{"id": "latin", "question": "Caf\u00e9 in Geneva?"}\n'.encode("latin-1")
+        + b'{"id": "surrogate", "question": "Who was sent to Geneva? \\ud83d"}\n'
+    )
+    result = rag("ask", "--questions", str(questions), "--json", index_dir=corpus_index)
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["bom", "surrogate"]
+    assert f"{questions}:2: skipped: not UTF-8 text" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_bad_k_history_and_empty_question_files_are_messages(corpus_index: Path, tmp_path: Path):
+    for k in ("0", "-3", "51", "abc"):
+        result = rag("ask", "Who was sent to Geneva?", "--k", k, index_dir=corpus_index)
+        assert result.returncode == 2 and "--k takes a whole number from 1 to 50" in result.stderr
+    history = tmp_path / "history.json"
+    history.write_bytes(b"\xff\xfe\x00bin")
+    result = rag("ask", "Who said that?", "--history", str(history), index_dir=corpus_index)
+    assert result.returncode == 2 and "cannot read history file" in result.stderr
+    assert "Traceback" not in result.stderr
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    result = rag("ask", "--questions", str(empty), index_dir=corpus_index)
+    assert result.returncode == 2 and f"no questions in {empty}" in result.stderr
+
+
+def test_readable_batch_answers_say_which_question_they_answer(corpus_index: Path, tmp_path: Path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "geneva", "question": "Who was dispatched to Geneva?"}\n')
+    result = rag("ask", "--questions", str(questions), index_dir=corpus_index)
+    assert result.stdout.startswith("== [geneva] Who was dispatched to Geneva?\n")
+
+
+def test_terminal_output_never_carries_a_documents_control_characters(tmp_path: Path):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "ansi.txt").write_text("Red \x1b[31mtitle\x1b[0m\n\nThe harbour \x1b]0;pwned\x07has nine cranes.\n")
+    index_dir = tmp_path / "idx"
+    assert rag("index", str(corpus), index_dir=index_dir).returncode == 0
+    listing = rag("docs", index_dir=index_dir).stdout
+    answer = rag("ask", "How many cranes does the harbour have?", index_dir=index_dir).stdout
+    for output in (listing, answer):
+        assert "\x1b" not in output and "\x07" not in output
+    assert "cranes" in answer
+
+
+def test_a_reader_that_stops_early_is_no_traceback(corpus_index: Path):
+    env = {**os.environ, "RAG_INDEX_DIR": str(corpus_index)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ui.cli", "ask", "Who was sent to Geneva?", "--k", "50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    process.stdout.close()  # like `| head -0`: nobody reads the answer
+    _, errors = process.communicate(timeout=300)
+    assert b"Traceback" not in errors and process.returncode == 141

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from index.errors import InvalidQuestionError, RagError
+from index.errors import InvalidQuestionError, NothingToIndexError, RagError
 
 __all__ = ["main"]
 
@@ -30,6 +30,20 @@ def _add_index_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2, or $RAG_MODEL)",
     )
+
+
+MAX_K = 50  # as rag.engine clamps it
+
+
+def _passage_count(text: str) -> int:
+    """--k: a whole number of passages from 1 to MAX_K."""
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--k takes a whole number from 1 to {MAX_K}, not {text!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"--k takes a whole number from 1 to {MAX_K}, not {k}")
+    return k
 
 
 def _add_generator_options(parser: argparse.ArgumentParser) -> None:
@@ -105,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="answer a question with quotes from the documents")
     ask.add_argument("question", nargs="?", help="the question (or use --questions)")
     _add_index_options(ask)
-    ask.add_argument("--k", type=int, default=5, help="passages to retrieve (default 5)")
+    ask.add_argument("--k", type=_passage_count, default=5, help=f"passages to retrieve, 1 to {MAX_K} (default 5)")
     ask.add_argument(
         "--doc", action="append", default=[], metavar="DOC_ID", help="only search this document (repeatable)"
     )
@@ -129,9 +143,15 @@ def _parser() -> argparse.ArgumentParser:
 
     docs = commands.add_parser("docs", help="list the indexed documents")
     _add_index_options(docs)
-    docs.add_argument("--json", action="store_true")
+    docs.add_argument("--json", action="store_true", help="print a JSON list: doc_id, title, authors, date, chunks")
 
-    evaluate = commands.add_parser("eval", help="measure retrieval, citations, refusals and speed")
+    evaluate = commands.add_parser(
+        "eval",
+        help="measure retrieval, citations, refusals and speed",
+        description="Ask every question of an eval set and report. Writes eval.json and eval.html (a "
+        "self-contained report) to --out, prints a table, and exits 1 when a metric breaks a limit in the "
+        "thresholds file.",
+    )
     _add_index_options(evaluate)
     evaluate.add_argument("--set", type=Path, default=None, help="eval set JSONL (default: eval/sets/default.jsonl)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -183,12 +203,13 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     index_dir = _index_dir(args)
     paths = list(args.paths)
+    try:
+        manifest = read_manifest(index_dir)
+    except RagError:
+        manifest = None
+    earlier = [Path(p) for p in manifest.sources] if manifest else []
     if not paths:
-        try:
-            manifest = read_manifest(index_dir)
-        except RagError:
-            manifest = None
-        paths = [Path(p) for p in manifest.sources] if manifest else [DEFAULT_CORPUS]
+        paths = earlier or [DEFAULT_CORPUS]
     summary = build_index(
         paths,
         index_dir,
@@ -199,6 +220,14 @@ def cmd_index(args: argparse.Namespace) -> int:
         progress=(not args.json and sys.stderr.isatty()) or os.environ.get("RAG_PROGRESS") == "1",
     )
     _print_summary(summary, args.json)
+    dropped = [str(p) for p in earlier if p.resolve() not in {Path(q).resolve() for q in paths}]
+    if dropped and summary.removed:
+        print(
+            f"note: the index now holds only the paths given; {', '.join(dropped)}, indexed before, is no "
+            f"longer a source ({summary.removed} documents removed). To keep it, name every source: "
+            f"rag index {' '.join([*dropped, *(str(p) for p in paths)])}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -222,6 +251,15 @@ def _read_history(raw: object, where: str) -> list:
     return [Turn(t["role"], t["content"]) for t in raw]
 
 
+_TERMINAL_CONTROLS = str.maketrans({code: "\ufffd" for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)]})
+
+
+def terminal_safe(text: str) -> str:
+    """Document text for a terminal: control characters (escape sequences that recolour or retitle the
+    terminal, say) shown as U+FFFD, so a document cannot drive the terminal it is read in."""
+    return text.translate(_TERMINAL_CONTROLS)
+
+
 def format_answer(answer) -> str:
     """The readable (non-JSON) form of an answer for a terminal."""
     lines = [answer.answer, ""]
@@ -235,7 +273,7 @@ def format_answer(answer) -> str:
             page = f", page {c.page}" if c.page else ""
             lines.append(f"[{c.n}] {c.title}{page}")
             lines.append(f"    “{' '.join(c.quote.split())}”")
-    return "\n".join(lines).rstrip()
+    return "\n".join(terminal_safe(line) for line in lines).rstrip()
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -247,7 +285,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.history:
         try:
             history = _read_history(json.loads(args.history.read_text(encoding="utf-8")), str(args.history))
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise InvalidQuestionError(f"cannot read history file {args.history}: {error}") from error
     if not args.questions:
         from rag.engine import clean_question
@@ -285,26 +323,33 @@ def _answerer(engine, generator, entailment, on_token=None):
 def _ask_many(answer_one, args: argparse.Namespace) -> int:
     """Answer every line of --questions in this one process (model loaded once)."""
     try:
-        lines = args.questions.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
+        raw_lines = args.questions.read_bytes().splitlines()
+    except OSError as error:
         raise InvalidQuestionError(f"cannot read {args.questions}: {error}") from error
-    failures = 0
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    failures = asked = 0
+    for number, raw in enumerate(raw_lines, start=1):
+        if not raw.strip():
             continue
         try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")  # one bad line skips only itself
             item = json.loads(line)
             if not isinstance(item, dict) or not isinstance(item.get("question"), str):
                 raise InvalidQuestionError('each line must be a JSON object with a "question" string')
-            history = _read_history(item.get("history", []), f"line {number}")
+            history = _read_history(item.get("history", []), "history")
+            asked += 1
             answer = answer_one(item["question"], history, k=args.k, doc_ids=args.doc or None, id=item.get("id"))
-        except (json.JSONDecodeError, RagError) as error:
+        except (UnicodeDecodeError, json.JSONDecodeError, RagError) as error:
             failures += 1
-            print(f"{args.questions}:{number}: skipped: {error}", file=sys.stderr)
+            reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else error
+            print(f"{args.questions}:{number}: skipped: {reason}", file=sys.stderr)
             continue
-        print(
-            json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer) + "\n", flush=True
-        )
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        else:
+            label = f"[{item['id']}] " if item.get("id") is not None else ""
+            print(terminal_safe(f"== {label}{answer.question}") + "\n" + format_answer(answer) + "\n", flush=True)
+    if not asked and not failures:
+        raise InvalidQuestionError(f'no questions in {args.questions}: one JSON object per line, with a "question"')
     return 2 if failures else 0
 
 
@@ -326,7 +371,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False))
     else:
         for row in rows:
-            print(f"{row['doc_id']}\t{row['title']}\t{', '.join(row['authors'])}\t{row['date'] or ''}")
+            fields = [row["doc_id"], row["title"], ", ".join(row["authors"]), row["date"] or ""]
+            print("\t".join(terminal_safe(str(field)) for field in fields))
     return 0
 
 
@@ -368,9 +414,13 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"index": cmd_index, "ask": cmd_ask, "chat": cmd_chat, "docs": cmd_docs, "eval": cmd_eval}[args.command]
     try:
         return handler(args)
-    except InvalidQuestionError as error:
+    except (InvalidQuestionError, NothingToIndexError) as error:
         print(f"rag: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`rag ask ... | head -1`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail again
+        return 141
     except RagError as error:
         print(f"rag: {error}", file=sys.stderr)
         return 1
