@@ -247,7 +247,14 @@ def test_documents_view_highlights_quoted_spans(page, server: RunningApp) -> Non
     assert view.locator("p.rag-doc-p").count() > 5  # paragraphs kept
     document = server.engine.data.documents[card_title_to_doc_id(server)[title]]
     assert normalized(view.locator(".rag-doc-body").inner_text()) == normalized(document.text)
-    view.locator("mark.rag-quoted").first.scroll_into_view_if_needed()
+    view.locator(".rag-doc-quoted a").click()  # "Go to the first": the highlight comes into view
+    first = view.locator("mark.rag-quoted").first
+    page.wait_for_function(
+        "() => { const r = document.getElementById('rag-first-quote').getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= window.innerHeight; }",
+        timeout=10_000,
+    )
+    assert first.get_attribute("id") == "rag-first-quote"
     screenshot(page, "documents")
 
 

@@ -227,9 +227,9 @@ def test_document_view_keeps_paragraphs_and_marks_quoted_spans() -> None:
     start = TEXT.index(quote)
     out = document_html(document, [(start, start + len(quote)), (start + 3, start + 10)])
     assert out.count('<p class="rag-doc-p">') == 4
-    assert f'<mark class="rag-quoted">{quote}</mark>' in out
+    assert f'<mark class="rag-quoted" id="rag-first-quote">{quote}</mark>' in out
     assert out.count("<mark") == 1  # overlapping spans merged
-    assert "1 passage is highlighted" in out
+    assert "1 passage is highlighted" in out and '<a href="#rag-first-quote">Go to the first</a>' in out
 
 
 def test_document_view_escapes_hostile_text_and_metadata() -> None:

@@ -36,6 +36,7 @@ __all__ = [
 
 REFUSAL_SENTENCE = "The documents don't answer this question."
 RELATED_HEADING = "Related passages (not an answer)"
+FIRST_QUOTE_ID = "rag-first-quote"  # the document view's first highlighted span (one document is shown)
 CONTEXT_CHARS = 600  # how much of the quote's paragraph a source card shows
 DRAFT_STAGES = {  # what a language model's draft bubble says at each stage
     "searching": "Searching the documents…",
@@ -395,7 +396,7 @@ def document_html(document: Document, quoted: Iterable[tuple[int, int]] = ()) ->
     count = len(spans)
     highlight = (
         f'<div class="rag-doc-quoted">{count} passage{"s are" if count != 1 else " is"} highlighted: '
-        "quoted in this conversation</div>"
+        f'quoted in this conversation. <a href="#{FIRST_QUOTE_ID}">Go to the first</a></div>'
         if count
         else '<div class="rag-doc-quoted rag-doc-quoted-none">Nothing from this document has been quoted yet '
         "in this conversation.</div>"
@@ -404,6 +405,8 @@ def document_html(document: Document, quoted: Iterable[tuple[int, int]] = ()) ->
         f'<p class="rag-doc-p">{_marked(document.text, start, end, spans)}</p>'
         for start, end in paragraphs(document.text)
     )
+    # Marks are made per paragraph; the first one is the target of the link above.
+    body = body.replace('<mark class="rag-quoted">', f'<mark class="rag-quoted" id="{FIRST_QUOTE_ID}">', 1)
     return (
         '<article class="rag-document">'
         f'<h2 class="rag-doc-title">{_e(document.title)}</h2>'
