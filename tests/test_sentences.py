@@ -69,3 +69,15 @@ def test_penn_treebank_tokenized_text_splits_at_spaced_periods():
 
 def test_a_spaced_period_before_a_lowercase_word_or_more_dots_does_not_end_a_sentence():
     assert texts_of("It costs 5 dollars . . . and more . Then") == ["It costs 5 dollars . . . and more .", "Then"]
+
+
+def test_a_spaced_ellipsis_inside_a_quotation_does_not_cut_it():
+    text = (
+        "As Simonyan once said: “If we lose, The Hague will come for everyone, even the janitor at the Kremlin "
+        "wall . . . The scale of catastrophe is unimaginable.” Such sentiments are common."
+    )
+    assert texts_of(text) == [
+        "As Simonyan once said: “If we lose, The Hague will come for everyone, even the janitor at the Kremlin "
+        "wall . . . The scale of catastrophe is unimaginable.”",
+        "Such sentiments are common.",
+    ]
