@@ -157,7 +157,9 @@ def read_manifest(index_dir: Path) -> Manifest | None:
             f"the index at {index_dir} has format version {raw.get('format_version')}, this "
             f"version of rag reads version {FORMAT_VERSION}: rebuild it with `rag index --rebuild`"
         )
-    return Manifest(**raw)
+    # Keys a later version may add are ignored, so an index stays readable after a downgrade.
+    known = {f.name for f in dataclasses.fields(Manifest)}
+    return Manifest(**{key: value for key, value in raw.items() if key in known})
 
 
 def read_index(index_dir: Path, expect_model: str | None = None) -> IndexData:

@@ -177,3 +177,13 @@ def test_an_index_of_another_model_is_not_rebuilt_on_open_but_explained(tmp_path
     with pytest.raises(IndexMismatchError, match="rag index --rebuild --model model-b"):
         Engine.open(index_dir, embedder=CountingEmbedder(name="model-b"))
     assert read_index(index_dir).manifest.model == "model-a"
+
+
+def test_a_manifest_key_this_version_does_not_know_is_ignored(tmp_path: Path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    build_index([corpus], index_dir, CountingEmbedder())
+    manifest_path = current_build(index_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "added_by_a_later_version": {"x": 1}}))
+    assert sorted(read_index(index_dir).documents) == ["alpha", "beta", "gamma"]
