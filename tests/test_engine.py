@@ -127,21 +127,28 @@ def test_odd_questions_get_an_answer_not_a_traceback(engine, question):
     assert_verbatim(answer, engine)
 
 
-def test_a_documents_title_line_is_never_quoted_as_an_answer(tmp_path, embedder):
+def _one_text_file_engine(tmp_path, embedder, name: str, text: str):
+    """An engine over one .txt file (whose first line the loader takes as its title), real model."""
     from index.builder import build_index
     from rag.engine import Engine
 
     docs = tmp_path / "docs"
     docs.mkdir()
+    (docs / name).write_text(text, encoding="utf-8")
+    build_index([docs], tmp_path / "index", embedder)
+    return Engine.open(tmp_path / "index", embedder=embedder, build_if_missing=False)
+
+
+def test_a_documents_title_line_is_never_quoted_as_an_answer(tmp_path, embedder):
     # A .txt document's title is its first line; the body never answers the question.
-    (docs / "fractured.txt").write_text(
+    engine = _one_text_file_engine(
+        tmp_path,
+        embedder,
+        "fractured.txt",
         "South Park: The Fractured but Whole\n\n"
         "South Park: The Fractured but Whole is a role-playing video game developed by Ubisoft San Francisco. "
         "It was released worldwide in October 2017 for several consoles.\n",
-        encoding="utf-8",
     )
-    build_index([docs], tmp_path / "index", embedder)
-    engine = Engine.open(tmp_path / "index", embedder=embedder, build_if_missing=False)
 
     found = engine.find_evidence("south park the fractured but whole")
     quoted = [e.sentence.text for e in found.evidence]
@@ -151,19 +158,14 @@ def test_a_documents_title_line_is_never_quoted_as_an_answer(tmp_path, embedder)
 
 
 def test_a_first_line_that_is_a_sentence_stays_evidence(tmp_path, embedder):
-    from index.builder import build_index
-    from rag.engine import Engine
-
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    # A plain-text file's title is its first line, which here is the sentence that answers.
-    (docs / "quokka.txt").write_text(
+    # The title is the first line, which here is the sentence that answers.
+    engine = _one_text_file_engine(
+        tmp_path,
+        embedder,
+        "quokka.txt",
         "The Quokka Institute was founded in 1987 in Perth.\n\n"
         "Its library holds tide charts. In 1993 the staff moved the institute to Fremantle.\n",
-        encoding="utf-8",
     )
-    build_index([docs], tmp_path / "index", embedder)
-    engine = Engine.open(tmp_path / "index", embedder=embedder, build_if_missing=False)
 
     answer = engine.ask("When was the Quokka Institute founded?")
     assert not answer.refused
