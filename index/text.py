@@ -11,7 +11,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["STOPWORDS", "content_tokens", "normalize", "numbers", "tokenize"]
+__all__ = ["STOPWORDS", "asks_for_quantity", "content_tokens", "mentions_quantity", "normalize", "numbers", "tokenize"]
 
 _QUOTES = str.maketrans(
     {
@@ -70,6 +70,26 @@ def tokenize(text: str) -> list[str]:
 def content_tokens(text: str) -> set[str]:
     """The distinct lexical tokens of a text."""
     return set(tokenize(text))
+
+
+# English only: a question asking for a count or an amount, and the words that can state one.
+_QUANTITY_QUESTION = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
+_QUANTITY_WORD = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|"
+    r"thousands?|millions?|billions?|trillions?|dozens?|half|twice|double|triple)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_quantity(question: str) -> bool:
+    """Whether the question asks "how many" or "how much"."""
+    return bool(_QUANTITY_QUESTION.search(question))
+
+
+def mentions_quantity(text: str) -> bool:
+    """Whether the text states a count or an amount: a figure, or a number or quantity word."""
+    return bool(_QUANTITY_WORD.search(text))
 
 
 def numbers(text: str) -> set[str]:

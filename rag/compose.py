@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.text import mentions_quantity
 from index.types import Document
 from rag.evidence import Evidence
 from rag.types import Citation
@@ -38,17 +39,33 @@ def choose_evidence(
     similarity: np.ndarray | None = None,
     named_docs: Collection[str] = (),
     unmatched_numbers: Collection[str] = (),
+    needs_quantity: bool = False,
 ) -> list[Evidence]:
     """The best sentence, plus others nearly as good and not redundant with it.
 
     When the question names two or more documents ("How do Stockton and
     Heinonen differ ..."), the best sentence of each named document is taken,
     so a comparison quotes both sides. Nothing is chosen (a refusal) when the
-    best score is below the threshold, or when the question pins a figure that no
-    candidate sentence contains (`unmatched_numbers`: "point 17", "in 1994").
+    best score is below the threshold, when the question pins a figure that no
+    candidate sentence contains (`unmatched_numbers`: "point 17", "in 1994"), or
+    when it asks how many or how much (`needs_quantity`) and no chosen sentence
+    states a number.
     """
     if not ranked or ranked[0].support < settings.refuse_below or unmatched_numbers:
         return []
+    chosen = _choose(ranked, settings, similarity, named_docs)
+    if needs_quantity and not any(mentions_quantity(e.sentence.text) for e in chosen):
+        return []
+    return chosen
+
+
+def _choose(
+    ranked: Sequence[Evidence],
+    settings: ComposeSettings,
+    similarity: np.ndarray | None,
+    named_docs: Collection[str],
+) -> list[Evidence]:
+    """The sentences to quote, once the answer is known not to be a refusal."""
 
     def redundant(i: int, chosen: list[int]) -> bool:
         if similarity is None or i >= len(similarity):

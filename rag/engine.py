@@ -26,7 +26,7 @@ from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexMismatchError, IndexNotFoundError, InvalidQuestionError
 from index.paths import DEFAULT_CORPUS, default_index_dir
 from index.store import IndexData, read_index, read_manifest
-from index.text import numbers, tokenize
+from index.text import asks_for_quantity, numbers, tokenize
 from rag.compose import REFUSAL, ComposeSettings, choose_evidence, compose
 from rag.evidence import (
     DocumentFrequencies,
@@ -84,10 +84,13 @@ class FoundEvidence:
     named_docs: set[str]  # documents the question names by author or title
     retrieve_seconds: float
     unmatched_numbers: frozenset[str] = frozenset()  # figures of the question in no candidate sentence
+    asks_quantity: bool = False  # "how many" / "how much": an answer must state a number
 
     def choose(self, settings: ComposeSettings) -> list[Evidence]:
         """The evidence sentences an answer quotes (empty: refuse); `rag.compose.choose_evidence`."""
-        return choose_evidence(self.evidence, settings, self.similarity, self.named_docs, self.unmatched_numbers)
+        return choose_evidence(
+            self.evidence, settings, self.similarity, self.named_docs, self.unmatched_numbers, self.asks_quantity
+        )
 
 
 def document_name_words(data: IndexData) -> dict[str, set[str]]:
@@ -262,7 +265,11 @@ class Engine:
         pinned = {figure for figure in numbers(question) if sum(ch.isdigit() for ch in figure) >= 2}
         candidate_figures = set().union(*(numbers(e.sentence.text) for e in evidence)) if evidence else set()
         unmatched = frozenset(pinned - candidate_figures)
-        return FoundEvidence(data, question, query, passages, evidence, similarity, named, retrieve_seconds, unmatched)
+        # The question as asked, not the search text: a follow-up's search text carries the earlier turn.
+        quantity = asks_for_quantity(question)
+        return FoundEvidence(
+            data, question, query, passages, evidence, similarity, named, retrieve_seconds, unmatched, quantity
+        )
 
     def ask(
         self,

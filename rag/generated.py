@@ -92,8 +92,11 @@ def answer_with_generator(
 
     if not extractive_citations:
         # Refused by the extractive rules: no model call (see the module docstring).
+        above_threshold = bool(found.evidence) and support >= engine.settings.compose.refuse_below
         if found.unmatched_numbers:
             extra["skipped"] = f"the question's {', '.join(sorted(found.unmatched_numbers))} is in no passage"
+        elif found.asks_quantity and above_threshold:
+            extra["skipped"] = "the question asks how many or how much, and no chosen sentence states a number"
         else:
             extra["skipped"] = "evidence below the refusal threshold"
         return finish("", [], True)

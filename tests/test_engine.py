@@ -170,3 +170,15 @@ def test_a_first_line_that_is_a_sentence_stays_evidence(tmp_path, embedder):
     answer = engine.ask("When was the Quokka Institute founded?")
     assert not answer.refused
     assert answer.citations[0].quote == "The Quokka Institute was founded in 1987 in Perth."
+
+
+def test_a_how_many_question_the_passages_give_no_number_for_is_refused(engine):
+    # On topic ("civilians", "full-scale invasion", "Ukraine" all match), but no passage counts the dead.
+    question = "How many civilians have been killed in Ukraine since the full-scale invasion began?"
+    found = engine.find_evidence(question)
+    assert found.asks_quantity and found.evidence[0].support >= engine.settings.compose.refuse_below
+    answer = engine.ask(question)
+    assert answer.refused and answer.citations == [] and answer.passages
+    # A count the passages do state is answered.
+    answer = engine.ask("How many reservists does Ukraine have, according to Stockton?")
+    assert not answer.refused and "400,000" in answer.answer

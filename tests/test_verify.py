@@ -433,3 +433,13 @@ def test_a_pair_of_quotes_must_clear_the_support_bar_by_the_margin(documents, ev
     strict = VerifySettings(min_support=pair_support - 0.02, pair_margin=0.05)
     removed = verify_generated(text, prompt, evidence, documents, embed, strict)
     assert removed.citations == [] and removed.removed[0].text.startswith("Rubio was dispatched")
+
+
+def test_a_count_no_chosen_sentence_states_is_refused_without_calling_the_model(small_engine):
+    generator = ScriptedGenerator("Rubio was dispatched to Geneva twice [1].")
+    question = "How many envoys were dispatched to Geneva to negotiate?"
+    found = small_engine.find_evidence(question)
+    assert found.asks_quantity and found.evidence[0].support >= small_engine.settings.compose.refuse_below
+    answer = answer_with_generator(small_engine, question, [], generator)
+    assert answer.refused and generator.calls == []
+    assert answer.extra["skipped"] == "the question asks how many or how much, and no chosen sentence states a number"
