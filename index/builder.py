@@ -108,25 +108,36 @@ def build_index(
     vector_index: str = "auto",
     rebuild: bool = False,
     progress: bool = False,
+    documents: Sequence[Document] | None = None,
 ) -> IndexSummary:
+    """Index the files under `paths` (incrementally; see the module docstring).
+
+    `documents`, when given, are indexed instead of what `paths` hold now; the
+    paths are still recorded as the index's sources. `Engine.open` uses it to
+    re-split an index made by another version from the texts it stores, which
+    works even when a source folder has moved since.
+    """
     started = time.perf_counter()
     # The chunker asks the model for its token limit on first use only, so an
     # update that has nothing to embed never loads the model.
     chunker = _LazyChunker(embedder, chunk_size, min(chunk_overlap, chunk_size // 2))
     with build_lock(index_dir):
         previous = _previous(index_dir, embedder.name, chunker, rebuild)
-        report = load_documents(paths)
-        documents = list(report.documents)
+        if documents is None:
+            report = load_documents(paths)
+            documents, skipped = list(report.documents), report.skipped
+        else:
+            documents, skipped = list(documents), []
 
         # Keep the indexed version of a file that exists but could not be read now.
         old_docs = previous.documents if previous else {}
         loaded_ids = {d.id for d in documents}
-        unreadable = {path for path, _ in report.skipped}
+        unreadable = {path for path, _ in skipped}
         for doc in old_docs.values():
             if doc.id not in loaded_ids and doc.path in unreadable:
                 documents.append(doc)
         if not documents:
-            raise NothingToIndexError(_nothing_to_index(paths, report.skipped))
+            raise NothingToIndexError(_nothing_to_index(paths, skipped))
 
         old_rows: dict[str, list[int]] = {}
         if previous:
@@ -183,7 +194,7 @@ def build_index(
         chunks=len(chunks),
         embedded=len(to_embed),
         removed=removed,
-        skipped=report.skipped,
+        skipped=skipped,
         seconds=time.perf_counter() - started,
         rebuilt=previous is None,
     )

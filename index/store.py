@@ -146,11 +146,20 @@ def current_build(index_dir: Path) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def _damaged(index_dir: Path, why: str) -> RagError:
+    return RagError(f"the index at {index_dir} is damaged ({why}): rebuild it with `rag index --rebuild`")
+
+
 def read_manifest(index_dir: Path) -> Manifest | None:
     folder = current_build(index_dir)
     if folder is None:
         return None
-    raw = json.loads((folder / "manifest.json").read_text())
+    try:
+        raw = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError) as error:
+        raise _damaged(index_dir, str(error)) from error
+    if not isinstance(raw, dict):
+        raise _damaged(index_dir, "its manifest is not a JSON object")
     raw.pop("counts", None)
     if raw.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
@@ -159,7 +168,10 @@ def read_manifest(index_dir: Path) -> Manifest | None:
         )
     # Keys a later version may add are ignored, so an index stays readable after a downgrade.
     known = {f.name for f in dataclasses.fields(Manifest)}
-    return Manifest(**{key: value for key, value in raw.items() if key in known})
+    try:
+        return Manifest(**{key: value for key, value in raw.items() if key in known})
+    except TypeError as error:  # a field is missing
+        raise _damaged(index_dir, str(error)) from error
 
 
 def read_index(index_dir: Path, expect_model: str | None = None) -> IndexData:
@@ -193,7 +205,5 @@ def read_index(index_dir: Path, expect_model: str | None = None) -> IndexData:
         dense = VectorStore.load(folder / "dense.faiss", manifest.vector_index)
         lexical = LexicalIndex.load(folder / "bm25", len(chunks))
     except (OSError, ValueError, KeyError) as error:
-        raise RagError(
-            f"the index at {index_dir} is damaged ({error}): rebuild it with `rag index --rebuild`"
-        ) from error
+        raise _damaged(index_dir, str(error)) from error
     return IndexData(manifest, documents, chunks, vectors, dense, lexical, folder)

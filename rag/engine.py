@@ -137,7 +137,7 @@ class Engine:
         on_build: Callable[[IndexSummary], None] | None = None,
     ) -> Engine:
         """Load the index; build it first when there is none (from the default corpus) or when
-        it was split by another version of this code (again from its own sources).
+        it was split by another version of this code (again, from the document texts it stores).
 
         `build_if_missing=False` turns both builds into errors that name the command to run.
         """
@@ -156,13 +156,16 @@ class Engine:
                     f"({manifest.pipeline or 'not recorded'}; this one: {pipeline_signature()}): "
                     "update it with `rag index`"
                 )
+            stored = read_index(index_dir, expect_model=embedder.name).documents
             summary = build_index(
                 [Path(source) for source in manifest.sources],
                 index_dir,
                 embedder,
                 chunk_size=manifest.chunk_size,
                 chunk_overlap=manifest.chunk_overlap,
+                vector_index=manifest.vector_index,
                 progress=progress,
+                documents=list(stored.values()),
             )
         if summary is not None and on_build:
             on_build(summary)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from index.builder import build_index, pipeline_signature
-from index.errors import IndexMismatchError, IndexNotFoundError
+from index.errors import IndexMismatchError, IndexNotFoundError, RagError
 from index.store import current_build, read_index
 from rag.engine import Engine
 from tests.fakes import CountingEmbedder
@@ -146,12 +146,13 @@ def test_an_index_split_by_another_version_is_split_and_embedded_again(tmp_path:
     assert read_index(index_dir).manifest.pipeline == pipeline_signature()
 
 
-def test_opening_an_index_split_by_another_version_rebuilds_it_from_its_own_sources(tmp_path: Path):
+def test_opening_an_index_split_by_another_version_rebuilds_it_from_its_stored_texts(tmp_path: Path):
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
     write_corpus(corpus)
     embedder = CountingEmbedder()
-    build_index([corpus], index_dir, embedder, chunk_size=30, chunk_overlap=4)
+    build_index([corpus], index_dir, embedder, chunk_size=30, chunk_overlap=4, vector_index="hnsw")
     _record_old_pipeline(index_dir, None)
+    corpus.rename(tmp_path / "moved")  # the sources need not be where they were
 
     with pytest.raises(IndexMismatchError, match="update it with `rag index`"):
         Engine.open(index_dir, embedder=embedder, build_if_missing=False)
@@ -161,8 +162,9 @@ def test_opening_an_index_split_by_another_version_rebuilds_it_from_its_own_sour
     assert len(builds) == 1 and builds[0].rebuilt and builds[0].documents == 3
     manifest = engine.data.manifest
     assert manifest.pipeline == pipeline_signature()
-    assert (manifest.chunk_size, manifest.chunk_overlap) == (30, 4)  # the index's own settings, kept
-    assert sorted(engine.data.documents) == ["alpha", "beta", "gamma"]  # its sources, not the default corpus
+    assert (manifest.chunk_size, manifest.chunk_overlap, manifest.vector_index) == (30, 4, "hnsw")  # kept
+    assert sorted(engine.data.documents) == ["alpha", "beta", "gamma"]  # its documents, not the default corpus
+    assert manifest.sources == [str(corpus.resolve())]
 
     builds.clear()
     Engine.open(index_dir, embedder=embedder, on_build=builds.append)
@@ -187,3 +189,19 @@ def test_a_manifest_key_this_version_does_not_know_is_ignored(tmp_path: Path):
     manifest = json.loads(manifest_path.read_text())
     manifest_path.write_text(json.dumps({**manifest, "added_by_a_later_version": {"x": 1}}))
     assert sorted(read_index(index_dir).documents) == ["alpha", "beta", "gamma"]
+
+
+@pytest.mark.parametrize("damage", ["not json {", "[1, 2]", "drop sources"])
+def test_a_damaged_manifest_says_to_rebuild(tmp_path: Path, damage: str):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    build_index([corpus], index_dir, CountingEmbedder())
+    manifest_path = current_build(index_dir) / "manifest.json"
+    if damage == "drop sources":
+        manifest = json.loads(manifest_path.read_text())
+        del manifest["sources"]
+        manifest_path.write_text(json.dumps(manifest))
+    else:
+        manifest_path.write_text(damage)
+    with pytest.raises(RagError, match=r"is damaged .*rag index --rebuild"):
+        read_index(index_dir)
