@@ -16,8 +16,9 @@ __all__ = ["SPLITTER_VERSION", "split_sentences"]
 
 # Raise this whenever a change moves sentence boundaries: an index built with another version is
 # then re-split and re-embedded on its next use (index.builder.pipeline_signature). 2: Penn-Treebank
-# spaced periods ("year .") end sentences. 3: a spaced ellipsis (". . .") does not.
-SPLITTER_VERSION = 3
+# spaced periods ("year .") end sentences. 3: a spaced ellipsis (". . .") does not. 4: ... unless it
+# closes a quotation or has a fourth dot.
+SPLITTER_VERSION = 4
 
 # Words that end in a period without ending a sentence.
 _ABBREVIATIONS = frozenset(
@@ -43,9 +44,13 @@ def _ends_sentence(text: str, punct_start: int, after: int) -> bool:
         return False
     if text[punct_start] != ".":
         return True
-    if text[max(0, punct_start - 2) : punct_start] == ". ":
-        # The last dot of a spaced ellipsis (". . ."): writers use it for a cut inside a quotation
-        # ("... the Kremlin wall . . . The scale of ..."), so it does not end the sentence.
+    closes_quotation = after - punct_start > 1 and text[after - 1] in "\"'\u201d\u2019\u00bb"
+    spaced_ellipsis = text[max(0, punct_start - 4) : punct_start] == ". . " and (
+        text[max(0, punct_start - 6) : punct_start - 4] != ". "
+    )
+    if spaced_ellipsis and not closes_quotation:
+        # The last dot of exactly ". . .": writers use it for a cut inside a quotation ("... the
+        # Kremlin wall . . . The scale of ..."), so it does not end the sentence there.
         return False
     word_end = punct_start - 1 if text[punct_start - 1] == " " else punct_start  # "Mr ." as "Mr."
     word_start = word_end

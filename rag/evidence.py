@@ -128,7 +128,7 @@ def candidate_sentences(data: IndexData, ranked: Sequence[ScoredChunk]) -> list[
 
 # A line ending like a sentence asserts something even when it is the document's first line, which
 # a plain-text file's title is taken from ("The institute was founded in 1987."): it stays evidence.
-_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s*$")
+_SENTENCE_END = re.compile(r"\.[\"'\u201d\u2019)\]]*\s*$")  # titles may end in "?" or "!"; rarely in "."
 
 
 def _comparable(line: str) -> str:

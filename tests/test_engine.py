@@ -172,6 +172,17 @@ def test_a_first_line_that_is_a_sentence_stays_evidence(tmp_path, embedder):
     assert answer.citations[0].quote == "The Quokka Institute was founded in 1987 in Perth."
 
 
+def test_a_title_line_ending_in_a_question_mark_is_still_a_title(tmp_path, embedder):
+    engine = _one_text_file_engine(
+        tmp_path,
+        embedder,
+        "rabbit.txt",
+        "Who Framed Roger Rabbit?\n\nThe film was released by Touchstone Pictures in June 1988.\n",
+    )
+    quoted = [e.sentence.text for e in engine.find_evidence("who framed roger rabbit").evidence]
+    assert quoted == ["The film was released by Touchstone Pictures in June 1988."]
+
+
 def test_a_how_many_question_the_passages_give_no_number_for_is_refused(engine):
     # On topic ("civilians", "full-scale invasion", "Ukraine" all match), but no passage counts the dead.
     question = "How many civilians have been killed in Ukraine since the full-scale invasion began?"

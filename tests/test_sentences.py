@@ -1,3 +1,4 @@
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -81,3 +82,15 @@ def test_a_spaced_ellipsis_inside_a_quotation_does_not_cut_it():
         "wall . . . The scale of catastrophe is unimaginable.”",
         "Such sentiments are common.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Wait here . . . . Next one.", ["Wait here . . . .", "Next one."]),  # four dots end it
+        ('He said "wait . . ." He left.', ['He said "wait . . ."', "He left."]),  # the quotation closes
+        ("They moved to the U.S. . Then it rained .", ["They moved to the U.S. .", "Then it rained ."]),
+    ],
+)
+def test_only_an_open_three_dot_ellipsis_keeps_the_sentence_going(text: str, expected: list[str]):
+    assert texts_of(text) == expected
