@@ -40,13 +40,14 @@ class ScoredChunk:
     relative: float = 1.0
 
 
-def _minmax(values: np.ndarray) -> np.ndarray:
-    if values.size == 0:
-        return values
-    low, high = float(values.min()), float(values.max())
+def _scaled(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Min-max scaling of `values` by the range of `reference` (the pool), clipped to [0, 1]."""
+    if values.size == 0 or reference.size == 0:
+        return np.zeros_like(values)
+    low, high = float(reference.min()), float(reference.max())
     if high - low < 1e-9:
-        return np.ones_like(values) if high > 0 else np.zeros_like(values)
-    return (values - low) / (high - low)
+        return np.where(values >= high, 1.0 if high > 0 else 0.0, 0.0).astype(values.dtype)
+    return np.clip((values - low) / (high - low), 0.0, 1.0)
 
 
 class HybridRetriever:
@@ -73,28 +74,31 @@ class HybridRetriever:
         if total == 0:
             return []
         mask = self._mask(doc_ids)
-        # With a document filter, look at every chunk so the filter cannot empty the list.
-        depth = total if mask is not None else min(total, max(settings.candidates, limit))
-
+        # The pool: the best `depth` chunks of each retriever, over all documents. Scores are
+        # normalised over the pool whether or not a document filter is set, so a filter narrows
+        # the list without lifting its documents' scores; it also adds all its own chunks, so it
+        # cannot empty the list.
+        depth = min(total, max(settings.candidates, limit))
         dense_all = np.full(total, np.nan, dtype=np.float32)
         if settings.mode != "lexical":
-            scores, rows = self.data.dense.search(query_vector, depth)
-            dense_all[rows] = scores
+            scores, found = self.data.dense.search(query_vector, total if mask is not None else depth)
+            dense_all[found] = scores
         lexical_all = self.data.lexical.scores(query) if settings.mode != "dense" else np.zeros(total, dtype=np.float32)
 
-        candidates = set(np.flatnonzero(~np.isnan(dense_all)).tolist())
+        pool: set[int] = set()
+        if settings.mode != "lexical":
+            pool.update(int(r) for r in np.argsort(-np.nan_to_num(dense_all, nan=-np.inf))[:depth])
         if settings.mode != "dense":
-            top_lexical = np.argsort(-lexical_all)[:depth]
-            candidates.update(int(r) for r in top_lexical if lexical_all[r] > 0)
-        rows = np.array(sorted(candidates), dtype=np.int64)
-        if rows.size == 0:
+            pool.update(int(r) for r in np.argsort(-lexical_all)[:depth] if lexical_all[r] > 0)
+        rows = np.array(sorted(pool | set(np.flatnonzero(mask).tolist()) if mask is not None else pool), dtype=np.int64)
+        if rows.size == 0 or not pool:
             return []
         dense = dense_all[rows]
         missing = np.isnan(dense)
         if missing.any():  # lexical-only candidates: score them exactly
-            vectors = self.data.vectors[rows[missing]]
-            dense[missing] = vectors @ query_vector
+            dense[missing] = self.data.vectors[rows[missing]] @ query_vector
         lexical = lexical_all[rows]
+        in_pool = np.isin(rows, np.fromiter(pool, dtype=np.int64))
 
         if settings.mode == "dense":
             fused = dense
@@ -103,10 +107,10 @@ class HybridRetriever:
         elif settings.fusion == "rrf":
             fused = _rrf(dense, settings.rrf_k) + _rrf(lexical, settings.rrf_k)
         else:
-            fused = settings.alpha * _minmax(dense) + (1 - settings.alpha) * _minmax(lexical)
-        # Scores are normalised and fused over every candidate; a document filter applies after,
-        # so a filtered document's chunks keep the scores they would have without it.
-        best = float(fused.max())
+            fused = settings.alpha * _scaled(dense, dense[in_pool]) + (1 - settings.alpha) * _scaled(
+                lexical, lexical[in_pool]
+            )
+        best = float(fused[in_pool].max())
         order = np.argsort(-fused, kind="stable")
         if mask is not None:
             order = order[mask[rows[order]]]
@@ -116,7 +120,7 @@ class HybridRetriever:
                 float(fused[i]),
                 float(dense[i]),
                 float(lexical[i]),
-                float(fused[i]) / best if best > 0 else 0.0,
+                min(1.0, float(fused[i]) / best) if best > 0 else 0.0,
             )
             for i in order[:limit]
         ]

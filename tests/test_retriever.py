@@ -36,3 +36,51 @@ def test_a_filtered_document_keeps_the_scores_it_has_without_the_filter(tmp_path
     # So the passage signal of its sentences stays low, and the weak match is not lifted.
     found = engine.find_evidence(QUESTION, doc_ids=["peace"])
     assert found.evidence and max(e.passage for e in found.evidence) < 1.0
+
+
+def _many_document_engine(root: Path):
+    """Eight one-line documents, so a small pool leaves most chunks out of it."""
+    from index.builder import build_index
+    from rag.engine import Engine
+    from tests.fakes import CountingEmbedder
+
+    corpus = root / "corpus"
+    corpus.mkdir()
+    lines = [
+        "Ukraine would cut its armed forces to 600,000 personnel under the plan.",
+        "The armed forces of Ukraine number 900,000 active troops today.",
+        "Russia keeps 1.3 million personnel under arms.",
+        "Personnel cuts were discussed in Geneva.",
+        "The harbour has nine cranes and a lighthouse.",
+        "Tide charts are kept in the library.",
+        "The choir sings on Sundays.",
+        "Bread is baked every morning.",
+    ]
+    for number, line in enumerate(lines):
+        (corpus / f"d{number}.txt").write_text(f"Note {number}\n\n{line}\n", encoding="utf-8")
+    embedder = CountingEmbedder()
+    build_index([corpus], root / "index", embedder)
+    return Engine.open(root / "index", embedder=embedder, build_if_missing=False)
+
+
+@pytest.mark.parametrize("candidates", [2, 3])
+def test_a_filter_scores_against_the_same_pool_as_no_filter(tmp_path: Path, candidates: int) -> None:
+    # The pool is the best `candidates` chunks of each retriever. A filter also brings in chunks from
+    # outside it; they are scaled by the pool's range, so the pool's own scores do not move.
+    from rag.retriever import HybridRetriever, RetrievalSettings
+
+    engine = _many_document_engine(tmp_path)
+    retriever = HybridRetriever(engine.data, RetrievalSettings(candidates=candidates))
+    vector = engine.embedder.embed([QUESTION])[0]
+    unfiltered = {hit.row: hit for hit in retriever.rank(QUESTION, vector, None, limit=candidates)}
+    assert 1 < len(unfiltered) < len(engine.data.chunks)  # the pool leaves chunks out
+    for doc_id in sorted(engine.data.documents):
+        filtered = retriever.rank(QUESTION, vector, [doc_id], limit=1)
+        assert [engine.data.chunks[hit.row].doc_id for hit in filtered] == [doc_id]
+        hit = filtered[0]
+        assert 0.0 <= hit.relative <= 1.0
+        same = unfiltered.get(hit.row)
+        if same is not None:
+            assert (hit.score, hit.relative) == pytest.approx((same.score, same.relative))
+        else:
+            assert hit.relative <= min(h.relative for h in unfiltered.values()) + 1e-9
