@@ -72,8 +72,8 @@ def content_tokens(text: str) -> set[str]:
     return set(tokenize(text))
 
 
-# English only: a question asking for a count or an amount, and the words that can state one.
-_QUANTITY_QUESTION = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
+# English only: a question asking for a count, and the words that can state one.
+_QUANTITY_QUESTION = re.compile(r"\bhow\s+many\b", re.IGNORECASE)
 _QUANTITY_WORD = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
     r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|"
@@ -83,7 +83,8 @@ _QUANTITY_WORD = re.compile(
 
 
 def asks_for_quantity(question: str) -> bool:
-    """Whether the question asks "how many" or "how much"."""
+    """Whether the question asks "how many" (a count). "How much" is left out: it as often asks for
+    a degree ("How much does Stockton trust Putin?") as for an amount."""
     return bool(_QUANTITY_QUESTION.search(question))
 
 

@@ -48,8 +48,8 @@ def choose_evidence(
     so a comparison quotes both sides. Nothing is chosen (a refusal) when the
     best score is below the threshold, when the question pins a figure that no
     candidate sentence contains (`unmatched_numbers`: "point 17", "in 1994"), or
-    when it asks how many or how much (`needs_quantity`) and no chosen sentence
-    states a number.
+    when it asks how many (`needs_quantity`) and no chosen sentence states a
+    number.
     """
     if not ranked or ranked[0].support < settings.refuse_below or unmatched_numbers:
         return []
@@ -65,7 +65,7 @@ def _choose(
     similarity: np.ndarray | None,
     named_docs: Collection[str],
 ) -> list[Evidence]:
-    """The sentences to quote, once the answer is known not to be a refusal."""
+    """The sentences to quote once the support threshold and the figure rule have passed."""
 
     def redundant(i: int, chosen: list[int]) -> bool:
         if similarity is None or i >= len(similarity):

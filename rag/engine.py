@@ -84,7 +84,7 @@ class FoundEvidence:
     named_docs: set[str]  # documents the question names by author or title
     retrieve_seconds: float
     unmatched_numbers: frozenset[str] = frozenset()  # figures of the question in no candidate sentence
-    asks_quantity: bool = False  # "how many" / "how much": an answer must state a number
+    asks_quantity: bool = False  # "how many ...?": an answer must state a number
 
     def choose(self, settings: ComposeSettings) -> list[Evidence]:
         """The evidence sentences an answer quotes (empty: refuse); `rag.compose.choose_evidence`."""

@@ -96,7 +96,7 @@ def answer_with_generator(
         if found.unmatched_numbers:
             extra["skipped"] = f"the question's {', '.join(sorted(found.unmatched_numbers))} is in no passage"
         elif found.asks_quantity and above_threshold:
-            extra["skipped"] = "the question asks how many or how much, and no chosen sentence states a number"
+            extra["skipped"] = "the question asks how many, and no chosen sentence states a number"
         else:
             extra["skipped"] = "evidence below the refusal threshold"
         return finish("", [], True)

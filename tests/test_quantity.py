@@ -1,4 +1,4 @@
-"""A "how many / how much" question must be answered with a number, or refused (fast, no model)."""
+"""A "how many" question must be answered with a number, or refused (fast, no model)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from rag.evidence import Evidence, Sentence
     ("question", "asks"),
     [
         ("How many reservists does Ukraine have?", True),
-        ("And how much did the plan cost?", True),
+        ("And how many did the plan cost?", True),
+        ("How much does Stockton trust Putin?", False),  # "how much" often asks for a degree
         ("HOW  MANY troops?", True),
         ("How long has the war lasted?", False),  # a duration may be "since the Cold War"
         ("Who was sent to Geneva?", False),

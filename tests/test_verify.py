@@ -442,4 +442,4 @@ def test_a_count_no_chosen_sentence_states_is_refused_without_calling_the_model(
     assert found.asks_quantity and found.evidence[0].support >= small_engine.settings.compose.refuse_below
     answer = answer_with_generator(small_engine, question, [], generator)
     assert answer.refused and generator.calls == []
-    assert answer.extra["skipped"] == "the question asks how many or how much, and no chosen sentence states a number"
+    assert answer.extra["skipped"] == "the question asks how many, and no chosen sentence states a number"
