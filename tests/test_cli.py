@@ -190,7 +190,7 @@ def test_indexing_other_paths_says_the_earlier_sources_were_dropped(tmp_path: Pa
     rag("index", str(first), index_dir=tmp_path / "idx")
     result = rag("index", str(second), index_dir=tmp_path / "idx")
     assert result.returncode == 0
-    assert f"{first}, indexed before, is no longer a source" in result.stderr
+    assert f"this source, indexed before, is no longer read: {first} (1 document removed)" in result.stderr
     assert f"rag index {first} {second}" in result.stderr
 
 

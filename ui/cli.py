@@ -222,10 +222,14 @@ def cmd_index(args: argparse.Namespace) -> int:
     _print_summary(summary, args.json)
     dropped = [str(p) for p in earlier if p.resolve() not in {Path(q).resolve() for q in paths}]
     if dropped and summary.removed:
+        import shlex
+
+        sources = "these sources, indexed before, are" if len(dropped) > 1 else "this source, indexed before, is"
+        documents = "1 document" if summary.removed == 1 else f"{summary.removed} documents"
+        keep = " ".join(shlex.quote(p) for p in [*dropped, *(str(q) for q in paths)])
         print(
-            f"note: the index now holds only the paths given; {', '.join(dropped)}, indexed before, is no "
-            f"longer a source ({summary.removed} documents removed). To keep it, name every source: "
-            f"rag index {' '.join([*dropped, *(str(p) for p in paths)])}",
+            f"note: the index now holds only the paths given; {sources} no longer read: {', '.join(dropped)} "
+            f"({documents} removed). To keep them, name every source: rag index {keep}",
             file=sys.stderr,
         )
     return 0

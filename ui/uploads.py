@@ -1,7 +1,8 @@
 """Documents added from the browser: check, save into the index folder, index at once.
 
 Uploaded files are kept in `INDEX_DIR/uploads/`, which becomes one more source
-of the index, so they survive a restart and a later `rag index` keeps them.
+of the index, so they survive a restart and a later `rag index` without paths
+(which reuses the index's sources) keeps them.
 An upload never replaces another document: a different file with the name of
 an earlier upload, or with the id of an indexed document ("notes.txt" when
 "notes" is taken), is saved under the next free name ("notes-2.txt").
@@ -84,7 +85,7 @@ def add_uploads(engine: Engine, files: Sequence[tuple[Path, str]]) -> UploadResu
     """Save the acceptable `(temporary path, original name)` files and index them."""
     folder = engine.index_dir / "uploads"
     problems: list[tuple[str, str]] = []
-    renamed: list[tuple[str, str]] = []
+    renamed: dict[Path, str] = {}  # saved path -> the name it was uploaded under, when they differ
     saved: dict[Path, str] = {}
     taken_ids = {doc.id: doc.path for doc in engine.data.documents.values()}
     for path, name in files:
@@ -98,7 +99,7 @@ def add_uploads(engine: Engine, files: Sequence[tuple[Path, str]]) -> UploadResu
         saved[target.resolve()] = name
         taken_ids[target.stem] = str(target)
         if target.name != safe_name(name):
-            renamed.append((name, target.name))
+            renamed[target.resolve()] = name
     if not saved:
         return UploadResult([], problems)
     try:
@@ -116,5 +117,5 @@ def add_uploads(engine: Engine, files: Sequence[tuple[Path, str]]) -> UploadResu
             Path(skipped_path).unlink(missing_ok=True)  # a file that will not load should not linger
     by_path = {Path(d.path).resolve(): d for d in engine.data.documents.values()}
     added = [by_path[p] for p in saved if p in by_path]
-    kept = {saved_name for saved_name in saved.values()}
-    return UploadResult(added, problems, summary.seconds, [(n, new) for n, new in renamed if n in kept])
+    kept_renamed = [(name, path.name) for path, name in renamed.items() if path in saved]
+    return UploadResult(added, problems, summary.seconds, kept_renamed)
