@@ -19,7 +19,15 @@ from index.types import Document
 from rag.evidence import Evidence
 from rag.types import Citation
 
-__all__ = ["REFUSAL", "ComposeSettings", "choose_evidence", "compose", "verify_citation"]
+__all__ = [
+    "BELOW_THRESHOLD",
+    "NO_NUMBER",
+    "REFUSAL",
+    "ComposeSettings",
+    "choose_evidence",
+    "compose",
+    "verify_citation",
+]
 
 REFUSAL = "The documents don't answer this question."
 _SPACES = re.compile(r"\s+")
@@ -33,6 +41,10 @@ class ComposeSettings:
     redundancy: float = 0.9  # skip a sentence this similar to one already chosen
 
 
+BELOW_THRESHOLD = "evidence below the refusal threshold"
+NO_NUMBER = "the question asks how many, and no chosen sentence states a number"
+
+
 def choose_evidence(
     ranked: Sequence[Evidence],
     settings: ComposeSettings,
@@ -40,23 +52,26 @@ def choose_evidence(
     named_docs: Collection[str] = (),
     unmatched_numbers: Collection[str] = (),
     needs_quantity: bool = False,
-) -> list[Evidence]:
-    """The best sentence, plus others nearly as good and not redundant with it.
+) -> tuple[list[Evidence], str | None]:
+    """The best sentence, plus others nearly as good and not redundant with it; or, for a
+    refusal, no sentence and the reason (None when something was chosen).
 
     When the question names two or more documents ("How do Stockton and
     Heinonen differ ..."), the best sentence of each named document is taken,
     so a comparison quotes both sides. Nothing is chosen (a refusal) when the
-    best score is below the threshold, when the question pins a figure that no
-    candidate sentence contains (`unmatched_numbers`: "point 17", "in 1994"), or
-    when it asks how many (`needs_quantity`) and no chosen sentence states a
-    number.
+    question pins a figure that no candidate sentence contains
+    (`unmatched_numbers`: "point 17", "in 1994"), when the best score is below
+    the threshold, or when it asks how many (`needs_quantity`) and no chosen
+    sentence states a number.
     """
-    if not ranked or ranked[0].support < settings.refuse_below or unmatched_numbers:
-        return []
+    if unmatched_numbers:
+        return [], f"the question's {', '.join(sorted(unmatched_numbers))} is in no passage"
+    if not ranked or ranked[0].support < settings.refuse_below:
+        return [], BELOW_THRESHOLD
     chosen = _choose(ranked, settings, similarity, named_docs)
     if needs_quantity and not any(mentions_quantity(e.sentence.text) for e in chosen):
-        return []
-    return chosen
+        return [], NO_NUMBER
+    return chosen, None
 
 
 def _choose(

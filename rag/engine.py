@@ -86,8 +86,8 @@ class FoundEvidence:
     unmatched_numbers: frozenset[str] = frozenset()  # figures of the question in no candidate sentence
     asks_quantity: bool = False  # "how many ...?": an answer must state a number
 
-    def choose(self, settings: ComposeSettings) -> list[Evidence]:
-        """The evidence sentences an answer quotes (empty: refuse); `rag.compose.choose_evidence`."""
+    def choose(self, settings: ComposeSettings) -> tuple[list[Evidence], str | None]:
+        """The evidence sentences an answer quotes, or none and why; `rag.compose.choose_evidence`."""
         return choose_evidence(
             self.evidence, settings, self.similarity, self.named_docs, self.unmatched_numbers, self.asks_quantity
         )
@@ -285,7 +285,7 @@ class Engine:
     ) -> Answer:
         started = time.perf_counter()
         found = self.find_evidence(question, history, k=k, doc_ids=doc_ids)
-        chosen = found.choose(self.settings.compose)
+        chosen, _ = found.choose(self.settings.compose)
         selected = time.perf_counter()
 
         text, citations = compose(chosen, found.data.documents)

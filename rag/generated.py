@@ -34,7 +34,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 
-from rag.compose import REFUSAL, compose
+from rag.compose import BELOW_THRESHOLD, REFUSAL, compose
 from rag.engine import Engine
 from rag.entailment import EntailmentJudge
 from rag.generators import Generator
@@ -66,7 +66,7 @@ def answer_with_generator(
     question = found.question
     retrieved = started + found.retrieve_seconds
     documents = found.data.documents
-    chosen = found.choose(engine.settings.compose)
+    chosen, refusal = found.choose(engine.settings.compose)
     extractive_text, extractive_citations = compose(chosen, documents)
     selected = time.perf_counter()
     support = found.evidence[0].support if found.evidence else 0.0
@@ -92,13 +92,7 @@ def answer_with_generator(
 
     if not extractive_citations:
         # Refused by the extractive rules: no model call (see the module docstring).
-        above_threshold = bool(found.evidence) and support >= engine.settings.compose.refuse_below
-        if found.unmatched_numbers:
-            extra["skipped"] = f"the question's {', '.join(sorted(found.unmatched_numbers))} is in no passage"
-        elif found.asks_quantity and above_threshold:
-            extra["skipped"] = "the question asks how many, and no chosen sentence states a number"
-        else:
-            extra["skipped"] = "evidence below the refusal threshold"
+        extra["skipped"] = refusal or BELOW_THRESHOLD  # no reason: every chosen quote failed its check
         return finish("", [], True)
 
     prompt = build_prompt(question, history, found.evidence, documents, max_items=max_items)

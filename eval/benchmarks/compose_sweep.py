@@ -69,7 +69,7 @@ def sweep_clapnq(data_dir: Path, work_dir: Path, embedder: SentenceTransformerEm
         settings = replace(engine.settings.compose, relative=relative, max_sentences=most)
         counts = []
         for row, evidence in found:
-            _, citations = compose(evidence.choose(settings), evidence.data.documents)
+            _, citations = compose(evidence.choose(settings)[0], evidence.data.documents)
             gold = [a["selected_sentences"] for a in row["output"]]
             result = clapnq.best_annotation([c.quote for c in citations], gold)
             if result is not None:
