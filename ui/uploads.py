@@ -85,8 +85,7 @@ def add_uploads(engine: Engine, files: Sequence[tuple[Path, str]]) -> UploadResu
     """Save the acceptable `(temporary path, original name)` files and index them."""
     folder = engine.index_dir / "uploads"
     problems: list[tuple[str, str]] = []
-    renamed: dict[Path, str] = {}  # saved path -> the name it was uploaded under, when they differ
-    saved: dict[Path, str] = {}
+    saved: dict[Path, str] = {}  # saved path -> the name it was uploaded under
     taken_ids = {doc.id: doc.path for doc in engine.data.documents.values()}
     for path, name in files:
         reason = check_upload(Path(path), name)
@@ -98,8 +97,6 @@ def add_uploads(engine: Engine, files: Sequence[tuple[Path, str]]) -> UploadResu
         shutil.copyfile(path, target)
         saved[target.resolve()] = name
         taken_ids[target.stem] = str(target)
-        if target.name != safe_name(name):
-            renamed[target.resolve()] = name
     if not saved:
         return UploadResult([], problems)
     try:
@@ -117,5 +114,5 @@ def add_uploads(engine: Engine, files: Sequence[tuple[Path, str]]) -> UploadResu
             Path(skipped_path).unlink(missing_ok=True)  # a file that will not load should not linger
     by_path = {Path(d.path).resolve(): d for d in engine.data.documents.values()}
     added = [by_path[p] for p in saved if p in by_path]
-    kept_renamed = [(name, path.name) for path, name in renamed.items() if path in saved]
-    return UploadResult(added, problems, summary.seconds, kept_renamed)
+    renamed = [(name, path.name) for path, name in saved.items() if path.name != safe_name(name)]
+    return UploadResult(added, problems, summary.seconds, renamed)
