@@ -19,9 +19,9 @@ compares. Weights and threshold were calibrated on the eval set with
 A line that is the document's own title is no candidate at all: a title names
 a topic and asserts nothing, yet it shares the most words with any question on
 that topic (on ClapNQ it was the first quote of 90 of the 250 unanswerable
-questions that were answered; docs/benchmarks.md). A title line that ends like a
-sentence is kept: a plain-text file's title is its first line, which may well
-be the sentence that answers.
+questions that were answered; docs/benchmarks.md). A title line that ends with
+a period is kept: a plain-text file's title is its first line, which may well be
+the sentence that answers.
 """
 
 from __future__ import annotations
@@ -126,8 +126,8 @@ def candidate_sentences(data: IndexData, ranked: Sequence[ScoredChunk]) -> list[
     return candidates
 
 
-# A line ending like a sentence asserts something even when it is the document's first line, which
-# a plain-text file's title is taken from ("The institute was founded in 1987."): it stays evidence.
+# A line ending with a period asserts something even when it is the document's first line, which a
+# plain-text file's title is taken from ("The institute was founded in 1987."): it stays evidence.
 _SENTENCE_END = re.compile(r"\.[\"'\u201d\u2019)\]]*\s*$")  # titles may end in "?" or "!"; rarely in "."
 
 

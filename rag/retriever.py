@@ -35,8 +35,8 @@ class ScoredChunk:
     score: float
     dense: float
     lexical: float
-    # score / the best fused score of any chunk, whether or not a document filter let it through:
-    # how good this chunk is for the question, which a filter must not inflate.
+    # score / the best fused score in the pool (the unfiltered candidates), whether or not a document
+    # filter is set: how good this chunk is for the question, which a filter must not inflate.
     relative: float = 1.0
 
 
