@@ -171,10 +171,12 @@ def _generator_progress(questions: int, judged_by_model: bool) -> Callable[[str,
             return
         done += 1
         answer = result.answer
-        note = answer.extra.get("fallback") or ("skipped" if "skipped" in answer.extra else "")
+        generation = answer.generation
+        note = (generation.fallback or ("skipped" if generation.skipped else "")) if generation else ""
+        removed = len(generation.removed) if generation else 0
         print(
             f"\n[{done}/{questions}] {'ok ' if result.correct else 'BAD'} {result.item.id} "
-            f"{answer.timings_ms['total'] / 1000:5.1f}s removed={len(answer.extra.get('removed_sentences', []))} "
+            f"{answer.timings_ms['total'] / 1000:5.1f}s removed={removed} "
             f"{note} | {answer.answer[:90]!r}",
             end="",
             file=sys.stderr,

@@ -30,7 +30,7 @@ from rag.engine import Engine
 from rag.entailment import EntailmentJudge, LlmJudge
 from rag.generated import answer_with_generator
 from rag.generators import Generator
-from rag.types import Answer, Turn
+from rag.types import Answer, Generation, Turn
 
 __all__ = ["GENERATED_GATE", "generation_stats", "report_table", "run_comparison"]
 
@@ -104,19 +104,21 @@ def run_comparison(
 
 def generation_stats(results: Sequence[ItemResult]) -> dict[str, object]:
     """What verification did to the model's drafts, and how long the model took."""
-    extras = [r.answer.extra for r in results]
+    generations = [r.answer.generation or Generation("none") for r in results]
     called = [r for r in results if "generate" in r.answer.timings_ms]
-    removed = [s for x in extras for s in x.get("removed_sentences", [])]
+    removed = [s for g in generations for s in g.removed]
     return {
         "model_calls": len(called),
-        "skipped_below_threshold": sum("skipped" in x for x in extras),
-        "sentences_removed": sum(not str(s["reason"]).startswith("refusal") for s in removed),
+        "skipped_below_threshold": sum(g.skipped is not None for g in generations),
+        "sentences_removed": sum(not s.reason.startswith("refusal") for s in removed),
         "sentences_kept": sum(
-            r.statements for r in called if not r.answer.refused and not r.answer.extra.get("fallback")
+            r.statements
+            for r in called
+            if not r.answer.refused and not (r.answer.generation and r.answer.generation.fallback)
         ),
-        "corrected_citations": sum(int(x.get("corrected_citations", 0)) for x in extras),
-        "fallbacks_to_extractive": sum(x.get("fallback") == "extractive" for x in extras),
-        "model_refusals": sum(bool(x.get("model_refused")) for x in extras),
+        "corrected_citations": sum(g.corrected_citations for g in generations),
+        "fallbacks_to_extractive": sum(g.fallback == "extractive" for g in generations),
+        "model_refusals": sum(g.model_refused for g in generations),
         "first_token_ms": latency_summary([r.answer.timings_ms["first_token"] for r in called]),
         "generate_ms": latency_summary([r.answer.timings_ms["generate"] for r in called]),
         "total_ms_when_called": latency_summary([r.answer.timings_ms["total"] for r in called]),
@@ -148,7 +150,7 @@ def _answer_json(result: ItemResult, judges: dict[str, Judge]) -> dict[str, obje
 
 
 def _item_json(extractive: ItemResult, generated: ItemResult, judges: dict[str, Judge]) -> dict[str, object]:
-    extra = generated.answer.extra
+    generation = generated.answer.generation or Generation("none")
     return {
         "id": extractive.item.id,
         "category": extractive.item.category,
@@ -156,12 +158,12 @@ def _item_json(extractive: ItemResult, generated: ItemResult, judges: dict[str, 
         "extractive": _answer_json(extractive, judges),
         "generated": {
             **_answer_json(generated, judges),
-            "raw_answer": extra.get("raw_answer", ""),
-            "removed_sentences": extra.get("removed_sentences", []),
-            "corrected_citations": extra.get("corrected_citations", 0),
-            "fallback": extra.get("fallback"),
-            "model_refused": bool(extra.get("model_refused")),
-            "skipped": extra.get("skipped"),
+            "raw_answer": generation.raw_answer,
+            "removed_sentences": [r.to_json() for r in generation.removed],
+            "corrected_citations": generation.corrected_citations,
+            "fallback": generation.fallback,
+            "model_refused": generation.model_refused,
+            "skipped": generation.skipped,
         },
     }
 

@@ -21,10 +21,10 @@ prompt's passages, and sentences may still be removed. Interfaces show the
 draft while it streams and replace it with the returned (verified) answer.
 
 When nothing supported remains, the extractive answer is returned instead
-(`extra["fallback"] = "extractive"`); since the model is only called when the
+(`generation.fallback == "extractive"`); since the model is only called when the
 extractive answer clears the refusal threshold, that answer exists. A model
 that says the documents don't answer counts as nothing supported too
-(`extra["model_refused"] = True`): small models refuse answerable questions
+(`generation.model_refused`): small models refuse answerable questions
 far more often than the calibrated threshold does (docs/llm.md). With
 `trust_model_refusal=True` its refusal stands instead.
 """
@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 
 from rag.compose import BELOW_THRESHOLD, REFUSAL, compose
 from rag.engine import Engine
 from rag.entailment import EntailmentJudge
 from rag.generators import Generator
 from rag.prompting import build_prompt
-from rag.types import Answer, Turn
+from rag.types import Answer, Generation, Turn
 from rag.verify import VerifySettings, verify_generated
 
 __all__ = ["answer_with_generator"]
@@ -71,7 +72,7 @@ def answer_with_generator(
     selected = time.perf_counter()
     support = found.evidence[0].support if found.evidence else 0.0
     timings = {"retrieve": (retrieved - started) * 1000, "select": (selected - retrieved) * 1000}
-    extra: dict[str, object] = {"generator": generator.name, "removed_sentences": [], "raw_answer": ""}
+    generation = Generation(generator.name)
 
     def finish(text: str, citations: list, refused: bool) -> Answer:
         finished = time.perf_counter()
@@ -87,12 +88,13 @@ def answer_with_generator(
             id=id,
             support=support,
             search_query=found.query,
-            extra=extra,
+            generation=generation,
         )
 
     if not extractive_citations:
         # Refused by the extractive rules: no model call (see the module docstring).
-        extra["skipped"] = refusal or BELOW_THRESHOLD  # no reason: every chosen quote failed its check
+        # No reason: every chosen quote failed its check.
+        generation = replace(generation, skipped=refusal or BELOW_THRESHOLD)
         return finish("", [], True)
 
     prompt = build_prompt(question, history, found.evidence, documents, max_items=max_items)
@@ -108,7 +110,6 @@ def answer_with_generator(
     timings["generate"] = (generated - generate_started) * 1000
     timings.setdefault("first_token", timings["generate"])
     raw = "".join(pieces)
-    extra["raw_answer"] = raw
 
     confirm = entailment.supports if entailment is not None else None
     verified = verify_generated(
@@ -116,16 +117,18 @@ def answer_with_generator(
     )
     timings["verify"] = (time.perf_counter() - generated) * 1000
     timings["compose"] = timings["verify"]
-    extra["removed_sentences"] = [r.to_json() for r in verified.removed]
-    extra["corrected_citations"] = verified.corrected
-    extra["prompt_passages"] = len(prompt.items)
-    if entailment is not None:
-        extra["entailment_judge"] = entailment.name
-    if verified.model_refused:
-        extra["model_refused"] = True
-        if trust_model_refusal:
-            return finish("", [], True)
+    generation = replace(
+        generation,
+        raw_answer=raw,
+        removed=tuple(verified.removed),
+        corrected_citations=verified.corrected,
+        prompt_passages=len(prompt.items),
+        entailment_judge=entailment.name if entailment is not None else None,
+        model_refused=verified.model_refused,
+    )
+    if verified.model_refused and trust_model_refusal:
+        return finish("", [], True)
     if not verified.citations:
-        extra["fallback"] = "extractive"
+        generation = replace(generation, fallback="extractive")
         return finish(extractive_text, extractive_citations, False)
     return finish(verified.answer, verified.citations, False)

@@ -6,9 +6,9 @@ only ever extended.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-__all__ = ["Answer", "Citation", "Passage", "Turn"]
+__all__ = ["Answer", "Citation", "Generation", "Passage", "RemovedSentence", "Turn"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,58 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class RemovedSentence:
+    """A sentence a language model wrote that verification removed, and why."""
+
+    text: str
+    reason: str
+    support: float
+
+    def to_json(self) -> dict[str, object]:
+        return {"text": self.text, "reason": self.reason, "support": round(self.support, 4)}
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What a language model did for an answer (`rag.generated`); None on an extractive answer.
+
+    `skipped` says why the model was not called (the extractive rules refused);
+    `fallback` is "extractive" when nothing the model wrote was supported and the
+    quotes-only answer was returned instead.
+    """
+
+    generator: str
+    raw_answer: str = ""
+    removed: tuple[RemovedSentence, ...] = ()
+    corrected_citations: int = 0
+    prompt_passages: int = 0
+    entailment_judge: str | None = None
+    model_refused: bool = False
+    fallback: str | None = None
+    skipped: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The `generation` object of `rag ask --json` (keys as they always were; optional ones only when set)."""
+        data: dict[str, object] = {
+            "generator": self.generator,
+            "removed_sentences": [r.to_json() for r in self.removed],
+            "raw_answer": self.raw_answer,
+        }
+        if self.skipped is not None:
+            data["skipped"] = self.skipped
+            return data
+        data["corrected_citations"] = self.corrected_citations
+        data["prompt_passages"] = self.prompt_passages
+        if self.entailment_judge is not None:
+            data["entailment_judge"] = self.entailment_judge
+        if self.model_refused:
+            data["model_refused"] = True
+        if self.fallback is not None:
+            data["fallback"] = self.fallback
+        return data
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str
@@ -85,7 +137,7 @@ class Answer:
     support: float = 0.0
     # The text used for retrieval (differs from `question` for a follow-up).
     search_query: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
+    generation: Generation | None = None  # set when a language model wrote (or was asked for) the answer
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -99,5 +151,5 @@ class Answer:
             "support": round(self.support, 4),
             "search_query": self.search_query,
             # Extensions only when present: an LLM answer's generator, removed sentences, fallback.
-            **({"generation": dict(self.extra)} if self.extra else {}),
+            **({"generation": self.generation.to_json()} if self.generation else {}),
         }

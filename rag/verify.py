@@ -55,7 +55,7 @@ from index.types import Document
 from rag.compose import verify_citation
 from rag.evidence import Evidence
 from rag.prompting import Prompt, looks_like_instruction, neighbours
-from rag.types import Citation
+from rag.types import Citation, RemovedSentence
 
 __all__ = ["RemovedSentence", "Verification", "VerifySettings", "is_refusal", "split_statements", "verify_generated"]
 
@@ -99,16 +99,6 @@ class VerifySettings:
     max_candidates: int = 30  # evidence sentences checked beyond those shown to the model
     max_pair: int = 4  # best candidates tried in pairs for a statement that joins two facts
     pair_margin: float = 0.05  # a pair must beat the best single sentence, and min_support, by this much
-
-
-@dataclass(frozen=True)
-class RemovedSentence:
-    text: str
-    reason: str
-    support: float
-
-    def to_json(self) -> dict[str, object]:
-        return {"text": self.text, "reason": self.reason, "support": round(self.support, 4)}
 
 
 @dataclass(frozen=True)

@@ -48,12 +48,12 @@ def assert_grounded(answer, documents) -> None:
 def test_local_generator_answers_with_a_verified_citation(engine, local):
     pieces: list[str] = []
     answer = answer_with_generator(engine, GENEVA, [], local, on_token=pieces.append)
-    assert not answer.refused, answer.extra
+    assert not answer.refused, answer.generation
     assert "Rubio" in answer.answer
     assert any("Rubio" in c.quote for c in answer.citations)
     assert_grounded(answer, engine.data.documents)
-    assert len(pieces) > 1 and "".join(pieces) == answer.extra["raw_answer"]
-    assert answer.extra["generator"] == local.name and "fallback" not in answer.extra
+    assert len(pieces) > 1 and "".join(pieces) == answer.generation.raw_answer
+    assert answer.generation.generator == local.name and answer.generation.fallback is None
     assert answer.timings_ms["first_token"] <= answer.timings_ms["generate"] < answer.timings_ms["total"]
 
 
@@ -61,9 +61,9 @@ def test_the_model_as_entailment_judge_confirms_a_supported_answer(engine, local
     judge = LlmJudge(local)
     answer = answer_with_generator(engine, GENEVA, [], local, entailment=judge)
     assert judge.calls >= 1 and judge.unparsed == 0
-    assert not answer.refused and "Rubio" in answer.answer, answer.extra
+    assert not answer.refused and "Rubio" in answer.answer, answer.generation
     assert_grounded(answer, engine.data.documents)
-    assert answer.extra["entailment_judge"] == judge.name
+    assert answer.generation.entailment_judge == judge.name
 
 
 def test_off_topic_question_is_refused(engine, local):
@@ -142,11 +142,11 @@ def test_openai_generator_streams_from_a_real_server(engine, server):
         engine, "What share of Russians say they are tired of the war?", [], generator, on_token=pieces.append
     )
     assert len(pieces) > 1
-    assert not answer.refused, answer.extra
+    assert not answer.refused, answer.generation
     assert "57" in answer.answer
     assert any("57 percent" in c.quote for c in answer.citations)
     assert_grounded(answer, engine.data.documents)
-    assert answer.extra["generator"] == "openai:test-model"
+    assert answer.generation.generator == "openai:test-model"
 
 
 def test_rag_eval_compares_an_openai_endpoint_with_extractive(corpus_index, server, tmp_path, capsys):

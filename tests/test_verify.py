@@ -317,18 +317,18 @@ def test_generated_answer_is_verified_and_streamed(small_engine):
         small_engine, "Who was dispatched to Geneva?", [], generator, on_token=streamed.append
     )
     assert len(generator.calls) == 1 and len(streamed) > 1
-    assert "".join(streamed) == answer.extra["raw_answer"]
+    assert "".join(streamed) == answer.generation.raw_answer
     assert not answer.refused and "Oscar" not in answer.answer and "Rubio" in answer.answer
     assert "Marco Rubio" in answer.citations[0].quote
-    assert answer.extra["removed_sentences"][0]["text"] == "He also won an Oscar."
-    assert answer.extra["generator"] == "scripted" and "fallback" not in answer.extra
+    assert answer.generation.removed[0].text == "He also won an Oscar."
+    assert answer.generation.generator == "scripted" and answer.generation.fallback is None
     assert {"retrieve", "select", "compose", "total", "generate", "first_token"} <= set(answer.timings_ms)
 
 
 def test_nothing_supported_falls_back_to_the_extractive_answer(small_engine):
     generator = ScriptedGenerator("The moon is made of cheese [1].")
     answer = answer_with_generator(small_engine, "Who was dispatched to Geneva?", [], generator)
-    assert answer.extra["fallback"] == "extractive"
+    assert answer.generation.fallback == "extractive"
     assert not answer.refused and answer.citations
     assert answer.answer == small_engine.ask("Who was dispatched to Geneva?").answer
 
@@ -358,16 +358,16 @@ def test_an_entailment_judge_confirms_or_removes_each_kept_sentence(small_engine
     documents = small_engine.data.documents
     assert all(any(quote in d.text for d in documents.values()) for _, quotes in judge.asked for quote in quotes)
     assert "Rubio" in answer.answer and "600,000" not in answer.answer
-    removed = answer.extra["removed_sentences"]
-    assert [r["reason"] for r in removed] == ["the entailment judge found no support"]
-    assert answer.extra["entailment_judge"] == "recording judge"
+    removed = answer.generation.removed
+    assert [r.reason for r in removed] == ["the entailment judge found no support"]
+    assert answer.generation.entailment_judge == "recording judge"
 
 
 def test_a_judge_that_says_no_to_everything_leaves_the_extractive_answer(small_engine):
     judge = RecordingJudge(lambda statement: False)
     generator = ScriptedGenerator("Marco Rubio has been dispatched to Geneva to negotiate [1].")
     answer = answer_with_generator(small_engine, "Who was dispatched to Geneva?", [], generator, entailment=judge)
-    assert answer.extra["fallback"] == "extractive" and answer.citations
+    assert answer.generation.fallback == "extractive" and answer.citations
     assert answer.answer == small_engine.ask("Who was dispatched to Geneva?").answer
 
 
@@ -376,20 +376,20 @@ def test_a_clear_refusal_does_not_call_the_model(small_engine):
     answer = answer_with_generator(small_engine, "What is a good recipe for banana bread?", [], generator)
     assert answer.refused and answer.answer == REFUSAL and answer.citations == []
     assert generator.calls == [] and "generate" not in answer.timings_ms
-    assert answer.extra["skipped"] == "evidence below the refusal threshold"
+    assert answer.generation.skipped == "evidence below the refusal threshold"
 
 
 def test_a_figure_no_passage_holds_is_refused_without_calling_the_model(small_engine):
     generator = ScriptedGenerator("Rubio went to Geneva in 1994 [1].")
     answer = answer_with_generator(small_engine, "Who was dispatched to Geneva in 1994?", [], generator)
     assert answer.refused and generator.calls == []
-    assert answer.extra["skipped"] == "the question's 1994 is in no passage"
+    assert answer.generation.skipped == "the question's 1994 is in no passage"
 
 
 def test_a_model_refusal_falls_back_to_the_extractive_answer_unless_trusted(small_engine):
     question = "Who was dispatched to Geneva?"
     answer = answer_with_generator(small_engine, question, [], ScriptedGenerator(REFUSAL))
-    assert not answer.refused and answer.extra["fallback"] == "extractive" and answer.extra["model_refused"]
+    assert not answer.refused and answer.generation.fallback == "extractive" and answer.generation.model_refused
     trusted = answer_with_generator(small_engine, question, [], ScriptedGenerator(REFUSAL), trust_model_refusal=True)
     assert trusted.refused and trusted.answer == REFUSAL and trusted.citations == []
 
@@ -412,14 +412,26 @@ def test_sentences_addressed_to_the_model_are_recognised(sentence, injection):
 def test_generation_details_extend_the_json_contract_without_touching_extractive_answers():
     import json
 
-    from rag.types import Answer
+    from rag.types import Answer, Generation, RemovedSentence
 
     plain = Answer("q", "a [1]", False, [], [], {"total": 1.0})
     assert "generation" not in plain.to_json()
-    removed = [{"text": "Invented.", "reason": "no supporting evidence"}]
-    generated = Answer("q", "a", False, [], [], {"total": 1.0}, extra={"removed_sentences": removed})
+    generation = Generation("local:m.gguf", "Invented.", (RemovedSentence("Invented.", "no supporting evidence", 0.1),))
+    generated = Answer("q", "a", False, [], [], {"total": 1.0}, generation=generation)
     out = json.loads(json.dumps(generated.to_json()))
-    assert out["generation"]["removed_sentences"] == removed
+    # The keys and their order are the `rag ask --json` contract of session 2.
+    assert list(out["generation"]) == [
+        "generator",
+        "removed_sentences",
+        "raw_answer",
+        "corrected_citations",
+        "prompt_passages",
+    ]
+    assert out["generation"]["removed_sentences"] == [
+        {"text": "Invented.", "reason": "no supporting evidence", "support": 0.1}
+    ]
+    skipped = Generation("local:m.gguf", skipped="evidence below the refusal threshold").to_json()
+    assert list(skipped) == ["generator", "removed_sentences", "raw_answer", "skipped"]
 
 
 def test_a_pair_of_quotes_must_clear_the_support_bar_by_the_margin(documents, evidence, embed):
@@ -442,4 +454,4 @@ def test_a_count_no_chosen_sentence_states_is_refused_without_calling_the_model(
     assert found.asks_quantity and found.evidence[0].support >= small_engine.settings.compose.refuse_below
     answer = answer_with_generator(small_engine, question, [], generator)
     assert answer.refused and generator.calls == []
-    assert answer.extra["skipped"] == "the question asks how many, and no chosen sentence states a number"
+    assert answer.generation.skipped == "the question asks how many, and no chosen sentence states a number"

@@ -21,7 +21,7 @@ import pytest
 
 from rag.engine import Engine
 from rag.generators import GenerationError
-from rag.types import Answer
+from rag.types import Answer, Generation
 from tests.fakes import two_document_engine
 from tests.web_fixtures import free_port
 from ui import chat
@@ -278,7 +278,7 @@ def test_a_model_answer_shows_seconds_and_the_corrected_citations(small_engine: 
     answer = dataclasses.replace(
         small_engine.ask(GENEVA),
         timings_ms={**timings, "total": 21244.0},
-        extra={"generator": "local:m.gguf", "raw_answer": "Rubio went.", "corrected_citations": 2},
+        generation=Generation("local:m.gguf", "Rubio went.", corrected_citations=2),
     )
     page = answer_html(answer, small_engine.data.documents, "a2")
     assert "answered in 21.2 s (retrieve 27 ms · select 859 ms · generate 19.9 s · verify 422 ms)" in page

@@ -17,7 +17,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from index.types import Document
-from rag.types import Answer, Citation, Passage
+from rag.types import Answer, Citation, Passage, RemovedSentence
 
 __all__ = [
     "DRAFT_STAGES",
@@ -295,14 +295,12 @@ def _filter_note(searched: Collection[str] | None, documents: Mapping[str, Docum
 # -- language-model answers --------------------------------------------------
 
 
-def _removed_list(removed: object) -> str:
+def _removed_list(removed: Sequence[RemovedSentence]) -> str:
     items = []
-    for entry in removed if isinstance(removed, list) else []:
-        if not isinstance(entry, dict):
-            continue
-        reason = str(entry.get("reason", "")).removeprefix("unsupported: ")
+    for entry in removed:
+        reason = entry.reason.removeprefix("unsupported: ")
         detail = f' <span class="rag-removed-reason">({_e(reason)})</span>' if reason else ""
-        items.append(f"<li>“{_e(entry.get('text', ''))}”{detail}</li>")
+        items.append(f"<li>“{_e(entry.text)}”{detail}</li>")
     if not items:
         return ""
     return (
@@ -317,24 +315,24 @@ def _generation_note(answer: Answer) -> str:
     Everything the model wrote (removed sentences, its raw draft) is escaped:
     model text is as untrusted as document text.
     """
-    extra = answer.extra
-    if not extra.get("generator"):
+    generation = answer.generation
+    if generation is None:
         return ""
-    name = _e(extra["generator"])
-    if extra.get("skipped"):
+    name = _e(generation.generator)
+    if generation.skipped:
         lines = [f"The evidence is too weak to answer, so the language model ({name}) was not asked."]
-    elif extra.get("fallback") == "extractive":
-        why = "said the documents don't answer" if extra.get("model_refused") else "wrote nothing the documents support"
+    elif generation.fallback == "extractive":
+        why = "said the documents don't answer" if generation.model_refused else "wrote nothing the documents support"
         lines = [f"The language model ({name}) {why}, so this is the quotes-only answer."]
     else:
-        corrected = extra.get("corrected_citations") or 0
+        corrected = generation.corrected_citations
         fixed = (
             f"; {corrected} sentence{'s were' if corrected != 1 else ' was'} given the quote that supports it"
             if corrected
             else ""
         )
         lines = [f"Written by {name}; every sentence was checked against the documents{fixed}."]
-    draft = str(extra.get("raw_answer") or "").strip()
+    draft = generation.raw_answer.strip()
     shown_draft = (
         '<details class="rag-model-draft"><summary>The model\'s draft, before checking</summary>'
         f"<p>{_e(draft)}</p></details>"
@@ -342,7 +340,7 @@ def _generation_note(answer: Answer) -> str:
         else ""
     )
     notes = "".join(f'<p class="rag-generation-line">{line}</p>' for line in lines)
-    return f'<div class="rag-generation">{notes}{_removed_list(extra.get("removed_sentences"))}{shown_draft}</div>'
+    return f'<div class="rag-generation">{notes}{_removed_list(generation.removed)}{shown_draft}</div>'
 
 
 def draft_html(text: str, stage: str, generator_name: str) -> str:
