@@ -14,6 +14,7 @@ __all__ = [
     "InvalidQuestionError",
     "NothingToIndexError",
     "RagError",
+    "UsageError",
 ]
 
 
@@ -45,3 +46,7 @@ class InvalidQuestionError(RagError):
 
 class NothingToIndexError(RagError):
     """The paths given hold no document that can be read; the index is left as it was."""
+
+
+class UsageError(RagError):
+    """A command was called wrongly (a bad flag value, options that exclude each other); the message says how."""

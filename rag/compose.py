@@ -17,6 +17,7 @@ import numpy as np
 from index.text import mentions_quantity
 from index.types import Document
 from rag.evidence import Evidence
+from rag.signals import QuestionSignals
 from rag.types import Citation
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "REFUSAL",
     "ComposeSettings",
     "choose_evidence",
+    "cite",
     "compose",
     "verify_citation",
 ]
@@ -49,9 +51,7 @@ def choose_evidence(
     ranked: Sequence[Evidence],
     settings: ComposeSettings,
     similarity: np.ndarray | None = None,
-    named_docs: Collection[str] = (),
-    unmatched_numbers: Collection[str] = (),
-    needs_quantity: bool = False,
+    signals: QuestionSignals | None = None,
 ) -> tuple[list[Evidence], str | None]:
     """The best sentence, plus others nearly as good and not redundant with it; or, for a
     refusal, no sentence and the reason (None when something was chosen).
@@ -59,17 +59,17 @@ def choose_evidence(
     When the question names two or more documents ("How do Stockton and
     Heinonen differ ..."), the best sentence of each named document is taken,
     so a comparison quotes both sides. Nothing is chosen (a refusal) when the
-    question pins a figure that no candidate sentence contains
-    (`unmatched_numbers`: "point 17", "in 1994"), when the best score is below
-    the threshold, or when it asks how many (`needs_quantity`) and no chosen
-    sentence states a number.
+    question pins a figure that no candidate sentence contains ("point 17",
+    "in 1994"), when the best score is below the threshold, or when it asks how
+    many and no chosen sentence states a number (`rag.signals`).
     """
-    if unmatched_numbers:
-        return [], f"the question's {', '.join(sorted(unmatched_numbers))} is in no passage"
+    signals = signals or QuestionSignals()
+    if signals.unmatched_figures:
+        return [], f"the question's {', '.join(sorted(signals.unmatched_figures))} is in no passage"
     if not ranked or ranked[0].support < settings.refuse_below:
         return [], BELOW_THRESHOLD
-    chosen = _choose(ranked, settings, similarity, named_docs)
-    if needs_quantity and not any(mentions_quantity(e.sentence.text) for e in chosen):
+    chosen = _choose(ranked, settings, similarity, signals.named_docs)
+    if signals.asks_quantity and not any(mentions_quantity(e.sentence.text) for e in chosen):
         return [], NO_NUMBER
     return chosen, None
 
@@ -112,6 +112,7 @@ def _choose(
 
 
 def verify_citation(citation: Citation, documents: Mapping[str, Document]) -> bool:
+    """Does the quote still read exactly so in its document at its offsets? (the offsets invariant)"""
     document = documents.get(citation.doc_id)
     return (
         document is not None
@@ -120,24 +121,45 @@ def verify_citation(citation: Citation, documents: Mapping[str, Document]) -> bo
     )
 
 
+def cite(
+    n: int, doc_id: str, start: int, end: int, score: float, documents: Mapping[str, Document], quote: str | None = None
+) -> Citation | None:
+    """Citation `[n]` of `documents[doc_id].text[start:end]`, or None when it fails `verify_citation`.
+
+    The one place a Citation is made: the quote is cut from the document by offsets unless
+    given (a quote carried from elsewhere, say an earlier read of the index), and checked
+    against the document text either way, so a quote that does not match is never shown.
+    """
+    document = documents.get(doc_id)
+    if document is None:
+        return None
+    citation = Citation(
+        n=n,
+        doc_id=doc_id,
+        title=document.title,
+        quote=document.text[start:end] if quote is None else quote,
+        start=start,
+        end=end,
+        page=document.page_at(start),
+        score=score,
+    )
+    return citation if verify_citation(citation, documents) else None
+
+
 def compose(evidence: Sequence[Evidence], documents: Mapping[str, Document]) -> tuple[str, list[Citation]]:
-    """Answer text with `[n]` markers and its verified citations (numbered by first use)."""
+    """Answer text with `[n]` markers and its verified citations (numbered by first use).
+
+    Each sentence's quote is taken as the evidence read it (`Sentence.text`) and checked
+    against the documents: when they changed since (a stale index), the sentence is dropped.
+    """
     citations: list[Citation] = []
     parts: list[str] = []
     for item in evidence:
         sentence = item.sentence
-        document = documents[sentence.doc_id]
-        citation = Citation(
-            n=len(citations) + 1,
-            doc_id=sentence.doc_id,
-            title=document.title,
-            quote=document.text[sentence.start : sentence.end],
-            start=sentence.start,
-            end=sentence.end,
-            page=document.page_at(sentence.start),
-            score=item.score,
+        citation = cite(
+            len(citations) + 1, sentence.doc_id, sentence.start, sentence.end, item.score, documents, sentence.text
         )
-        if not verify_citation(citation, documents):
+        if citation is None:
             continue
         citations.append(citation)
         parts.append(f"{_SPACES.sub(' ', citation.quote).strip()} [{citation.n}]")

@@ -35,11 +35,13 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 
-from rag.compose import BELOW_THRESHOLD, REFUSAL, compose
+from rag.answering import Stopwatch, finish_answer
+from rag.compose import BELOW_THRESHOLD, compose
 from rag.engine import Engine
 from rag.entailment import EntailmentJudge
 from rag.generators import Generator
 from rag.prompting import build_prompt
+from rag.questions import clean_history
 from rag.types import Answer, Generation, Turn
 from rag.verify import VerifySettings, verify_generated
 
@@ -62,61 +64,44 @@ def answer_with_generator(
     entailment: EntailmentJudge | None = None,
 ) -> Answer:
     """A grounded answer drafted by `generator` and verified sentence by sentence."""
-    started = time.perf_counter()
+    clock = Stopwatch(time.perf_counter())
+    history = clean_history(history)  # the prompt shows it: no lone surrogates or control characters
     found = engine.find_evidence(question, history, k=k, doc_ids=doc_ids)
-    question = found.question
-    retrieved = started + found.retrieve_seconds
+    clock.lap("retrieve", at=clock.started + found.retrieve_seconds)
     documents = found.data.documents
     chosen, refusal = found.choose(engine.settings.compose)
     extractive_text, extractive_citations = compose(chosen, documents)
-    selected = time.perf_counter()
-    support = found.evidence[0].support if found.evidence else 0.0
-    timings = {"retrieve": (retrieved - started) * 1000, "select": (selected - retrieved) * 1000}
+    clock.lap("select")
     generation = Generation(generator.name)
-
-    def finish(text: str, citations: list, refused: bool) -> Answer:
-        finished = time.perf_counter()
-        timings["compose"] = timings.get("compose", (finished - selected) * 1000)
-        timings["total"] = (finished - started) * 1000
-        return Answer(
-            question=question,
-            answer=REFUSAL if refused else text,
-            refused=refused,
-            citations=[] if refused else citations,
-            passages=found.passages,
-            timings_ms=timings,
-            id=id,
-            support=support,
-            search_query=found.query,
-            generation=generation,
-        )
 
     if not extractive_citations:
         # Refused by the extractive rules: no model call (see the module docstring).
         # No reason: every chosen quote failed its check.
-        generation = replace(generation, skipped=refusal or BELOW_THRESHOLD)
-        return finish("", [], True)
+        clock.lap("compose")
+        skipped = replace(generation, skipped=refusal or BELOW_THRESHOLD)
+        return finish_answer(found, "", [], clock, id=id, generation=skipped)
 
-    prompt = build_prompt(question, history, found.evidence, documents, max_items=max_items)
+    prompt = build_prompt(found.question, history, found.evidence, documents, max_items=max_items)
     pieces: list[str] = []
     generate_started = time.perf_counter()
+    first_token = None
     for piece in generator.stream(prompt.messages):
-        if not pieces:
-            timings["first_token"] = (time.perf_counter() - generate_started) * 1000
+        if first_token is None:
+            first_token = time.perf_counter()
         pieces.append(piece)
         if on_token:
             on_token(piece)
     generated = time.perf_counter()
-    timings["generate"] = (generated - generate_started) * 1000
-    timings.setdefault("first_token", timings["generate"])
+    clock.laps["first_token"] = ((first_token or generated) - generate_started) * 1000
+    clock.lap("generate")
     raw = "".join(pieces)
 
     confirm = entailment.supports if entailment is not None else None
     verified = verify_generated(
         raw, prompt, found.evidence, documents, engine.embedder.embed, verify_settings, confirm=confirm
     )
-    timings["verify"] = (time.perf_counter() - generated) * 1000
-    timings["compose"] = timings["verify"]
+    clock.lap("verify")
+    clock.laps["compose"] = clock.laps["verify"]
     generation = replace(
         generation,
         raw_answer=raw,
@@ -127,8 +112,8 @@ def answer_with_generator(
         model_refused=verified.model_refused,
     )
     if verified.model_refused and trust_model_refusal:
-        return finish("", [], True)
+        return finish_answer(found, "", [], clock, id=id, generation=generation)
     if not verified.citations:
-        generation = replace(generation, fallback="extractive")
-        return finish(extractive_text, extractive_citations, False)
-    return finish(verified.answer, verified.citations, False)
+        fallback = replace(generation, fallback="extractive")
+        return finish_answer(found, extractive_text, extractive_citations, clock, id=id, generation=fallback)
+    return finish_answer(found, verified.answer, verified.citations, clock, id=id, generation=generation)

@@ -63,7 +63,7 @@ def test_a_figure_the_documents_never_mention_is_refused_however_close_the_words
     for question in ("What does point 17 of Trump's peace plan say?", "What did Ukraine give up in 1994?"):
         found = engine.find_evidence(question)
         assert found.evidence and found.evidence[0].support >= engine.settings.compose.refuse_below
-        assert found.unmatched_numbers
+        assert found.signals.unmatched_figures
         answer = engine.ask(question)
         assert answer.refused and answer.citations == [] and answer.passages
     # A figure that the passages do hold is no reason to refuse.
@@ -187,7 +187,7 @@ def test_a_how_many_question_the_passages_give_no_number_for_is_refused(engine):
     # On topic ("civilians", "full-scale invasion", "Ukraine" all match), but no passage counts the dead.
     question = "How many civilians have been killed in Ukraine since the full-scale invasion began?"
     found = engine.find_evidence(question)
-    assert found.asks_quantity and found.evidence[0].support >= engine.settings.compose.refuse_below
+    assert found.signals.asks_quantity and found.evidence[0].support >= engine.settings.compose.refuse_below
     answer = engine.ask(question)
     assert answer.refused and answer.citations == [] and answer.passages
     # A count the passages do state is answered.

@@ -7,6 +7,9 @@ import pytest
 from index.text import asks_for_quantity, mentions_quantity
 from rag.compose import NO_NUMBER, ComposeSettings, choose_evidence
 from rag.evidence import Evidence, Sentence
+from rag.signals import QuestionSignals
+
+QuantityQuestion = QuestionSignals(asks_quantity=True)
 
 
 @pytest.mark.parametrize(
@@ -48,8 +51,8 @@ def test_a_quantity_question_without_a_number_in_the_chosen_sentences_is_refused
     settings = ComposeSettings(refuse_below=0.4)
     wordy = [_evidence("The invasion bound the fate of Putin's rule to its success.", 0.6)]
     assert choose_evidence(wordy, settings) == (wordy, None)  # any other question: answered
-    assert choose_evidence(wordy, settings, needs_quantity=True) == ([], NO_NUMBER)
+    assert choose_evidence(wordy, settings, signals=QuantityQuestion) == ([], NO_NUMBER)
 
     counted = [wordy[0], _evidence("Desertions are growing: 18,500 convictions were issued.", 0.55)]
-    chosen, _ = choose_evidence(counted, settings, needs_quantity=True)
+    chosen, _ = choose_evidence(counted, settings, signals=QuantityQuestion)
     assert chosen == counted  # one of the chosen sentences states the number: answered

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.retriever import HybridRetriever
 from tests.fakes import two_document_engine
 
 QUESTION = "How many personnel would Ukraine's armed forces be cut to?"
@@ -13,7 +14,7 @@ QUESTION = "How many personnel would Ukraine's armed forces be cut to?"
 
 def _rank(engine, doc_ids=None):
     vector = engine.embedder.embed([QUESTION])[0]
-    return engine._retriever.rank(QUESTION, vector, doc_ids, limit=20)
+    return HybridRetriever(engine.data, engine.settings.retrieval).rank(QUESTION, vector, doc_ids, limit=20)
 
 
 def test_without_a_filter_relative_scores_are_shares_of_the_best(tmp_path: Path) -> None:

@@ -451,7 +451,7 @@ def test_a_count_no_chosen_sentence_states_is_refused_without_calling_the_model(
     generator = ScriptedGenerator("Rubio was dispatched to Geneva twice [1].")
     question = "How many envoys were dispatched to Geneva to negotiate?"
     found = small_engine.find_evidence(question)
-    assert found.asks_quantity and found.evidence[0].support >= small_engine.settings.compose.refuse_below
+    assert found.signals.asks_quantity and found.evidence[0].support >= small_engine.settings.compose.refuse_below
     answer = answer_with_generator(small_engine, question, [], generator)
     assert answer.refused and generator.calls == []
     assert answer.generation.skipped == "the question asks how many, and no chosen sentence states a number"

@@ -1,0 +1,102 @@
+"""From found evidence to an `Answer`: the one place both answer paths build it.
+
+`Engine.find_evidence` returns a `FoundEvidence` (passages, scored sentences,
+the question's signals); the extractive path (`extractive_answer`) and the
+language-model path (`rag.generated`) each decide the answer's text and
+citations, and `finish_answer` turns that into the `Answer` every interface
+shows, refusal text and timings included.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index.store import IndexData
+from rag.compose import REFUSAL, ComposeSettings, choose_evidence, compose
+from rag.evidence import Evidence
+from rag.signals import QuestionSignals
+from rag.types import Answer, Citation, Generation, Passage
+
+__all__ = ["FoundEvidence", "Stopwatch", "extractive_answer", "finish_answer"]
+
+
+@dataclass(frozen=True)
+class FoundEvidence:
+    """Everything retrieval and evidence scoring found for one question (no answer yet)."""
+
+    data: IndexData
+    question: str  # as cleaned by `rag.questions.clean_question`
+    query: str  # what was searched (the question, or it resolved against the conversation)
+    passages: list[Passage]
+    evidence: list[Evidence]  # best first
+    similarity: np.ndarray | None  # cosine between the first evidence sentences (redundancy)
+    signals: QuestionSignals
+    retrieve_seconds: float
+
+    @property
+    def support(self) -> float:
+        """The best sentence's score: what the refusal threshold compares."""
+        return self.evidence[0].support if self.evidence else 0.0
+
+    def choose(self, settings: ComposeSettings) -> tuple[list[Evidence], str | None]:
+        """The evidence sentences an answer quotes, or none and why; `rag.compose.choose_evidence`."""
+        return choose_evidence(self.evidence, settings, self.similarity, self.signals)
+
+
+@dataclass
+class Stopwatch:
+    """Milliseconds per answering stage, in the order the stages ran, plus the total."""
+
+    started: float
+    laps: dict[str, float] = field(default_factory=dict)
+    _last: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._last = self.started
+
+    def lap(self, stage: str, at: float | None = None) -> None:
+        """Close `stage` now (or at `at`, a `time.perf_counter()` reading)."""
+        now = time.perf_counter() if at is None else at
+        self.laps[stage] = (now - self._last) * 1000
+        self._last = now
+
+    def timings(self) -> dict[str, float]:
+        return {**self.laps, "total": (time.perf_counter() - self.started) * 1000}
+
+
+def finish_answer(
+    found: FoundEvidence,
+    text: str,
+    citations: Sequence[Citation],
+    clock: Stopwatch,
+    *,
+    id: object = None,
+    generation: Generation | None = None,
+) -> Answer:
+    """The Answer for `text` with its `citations`; no citation means a refusal, with the passages kept."""
+    refused = not citations
+    return Answer(
+        question=found.question,
+        answer=REFUSAL if refused else text,
+        refused=refused,
+        citations=[] if refused else list(citations),
+        passages=found.passages,
+        timings_ms=clock.timings(),
+        id=id,
+        support=found.support,
+        search_query=found.query,
+        generation=generation,
+    )
+
+
+def extractive_answer(found: FoundEvidence, settings: ComposeSettings, clock: Stopwatch, id: object = None) -> Answer:
+    """The chosen evidence sentences themselves, each with its verified quote; or the refusal."""
+    chosen, _ = found.choose(settings)
+    clock.lap("select")
+    text, citations = compose(chosen, found.data.documents)
+    clock.lap("compose")
+    return finish_answer(found, text, citations, clock, id=id)
