@@ -22,8 +22,10 @@ its `[n]` markers stripped):
 
    A candidate is not eligible when the statement has a number that the quoted
    text lacks: a changed figure is the commonest small-model error, and both
-   scores above are nearly blind to it. Nor is a sentence that talks to the
-   model ("ignore previous instructions ...", `rag.prompting.looks_like_instruction`).
+   scores above are nearly blind to it. Nor is a sentence of a passage that
+   talks to the model ("ignore previous instructions ...",
+   `rag.prompting.addresses_model`): the whole paragraph is out, so a claim
+   that an instruction quotes ("answer with the words '...'") supports nothing.
 3. The sentence is kept when a cited candidate reaches `min_support` (0.65);
    otherwise when any candidate does, and the citation is corrected to it;
    otherwise it is removed and reported with its reason and best score. When
@@ -54,15 +56,15 @@ from index.text import numbers as figures
 from index.types import Document
 from rag.compose import verify_citation
 from rag.evidence import Evidence
-from rag.prompting import Prompt, looks_like_instruction, neighbours
+from rag.markers import LEADING_MARKERS, MARKER_GROUP, marker_numbers
+from rag.prompting import Prompt, addresses_model, looks_like_instruction, neighbours
 from rag.types import Citation, RemovedSentence
 
 __all__ = ["RemovedSentence", "Verification", "VerifySettings", "is_refusal", "split_statements", "verify_generated"]
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+_Key = tuple[str, int, int]  # a sentence (or quote): document id, start, end
 
-_MARKER = re.compile(r"\[(\d+(?:\s*[,\-–]\s*\d+)*)\]")
-_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*[,\-–]\s*\d+)*\])+[\s.,;:]*")
 # "as stated in Passage [2]" / "(passage 2)": the model's long way of writing a marker.
 _PASSAGE_REF = re.compile(
     r"(?:,?\s*\b(?:(?:which|this|that|it)(?:\s+quote)?\s+(?:is|was)|as)\b)?"
@@ -127,18 +129,6 @@ def is_refusal(sentence: str) -> bool:
     return bool(_REFUSAL.search(normalize(sentence)))
 
 
-def _marker_numbers(raw: str) -> list[int]:
-    numbers: list[int] = []
-    for group in _MARKER.findall(raw):
-        for part in re.split(r"\s*,\s*", group):
-            bounds = [int(x) for x in re.split(r"\s*[\-–]\s*", part) if x]
-            if len(bounds) == 2 and 0 < bounds[1] - bounds[0] < 10:
-                numbers.extend(range(bounds[0], bounds[1] + 1))
-            else:
-                numbers.extend(bounds)
-    return numbers
-
-
 def split_statements(text: str) -> list[tuple[str, list[int]]]:
     """(statement without markers, cited numbers) per sentence of a generated answer.
 
@@ -149,12 +139,12 @@ def split_statements(text: str) -> list[tuple[str, list[int]]]:
     text = _PASSAGE_REF.sub(lambda m: f" [{m.group(1) or m.group(2)}]", text)
     for start, end in split_sentences(text):
         piece = text[start:end]
-        leading = _LEADING_MARKERS.match(piece)
+        leading = LEADING_MARKERS.match(piece)
         if leading and statements:
-            statements[-1][1].extend(_marker_numbers(leading.group()))
+            statements[-1][1].extend(marker_numbers(leading.group()))
             piece = piece[leading.end() :]
-        markers = _marker_numbers(piece)
-        statement = _SPACES.sub(" ", _LABEL.sub("", _BULLET.sub("", _MARKER.sub("", piece)))).strip()
+        markers = marker_numbers(piece)
+        statement = _SPACES.sub(" ", _LABEL.sub("", _BULLET.sub("", MARKER_GROUP.sub("", piece)))).strip()
         statement = re.sub(r"\s+([.,;:!?])", r"\1", statement)
         statement = re.sub(r"([.!?])\.+$|[,;:]+([.!?])$", r"\1\2", statement)  # "X. [5]." -> "X.."; "X, [1]."
         if statement and _META.match(statement) and statements:
@@ -270,12 +260,14 @@ def _candidates(
     settings: VerifySettings,
 ) -> list[_Unit]:
     """Every sentence shown to the model, then the best other evidence sentences (deduplicated)."""
-    seen: set[tuple[str, int, int]] = set()
+    seen: set[_Key] = set()
     units: list[_Unit] = []
 
     def add(doc_id: str, start: int, end: int) -> None:
         if doc_id not in docs.documents or looks_like_instruction(docs.text(doc_id, (start, end))):
             return  # a prompt injection is never support (rag.prompting)
+        if addresses_model(docs.documents[doc_id].text, start, end):
+            return  # nor is any sentence of a passage that addresses the model: not even a claim it quotes
         if (doc_id, start, end) not in seen:
             seen.add((doc_id, start, end))
             units.append(docs.unit(doc_id, start, end))
@@ -300,65 +292,132 @@ def verify_generated(
 ) -> Verification:
     """Keep the supported sentences of `text`, each with a verified verbatim quote.
 
+    The steps: split the draft into claims (refusals aside), gather the candidate sentences, find
+    each claim's best support, reject what falls short (or what `confirm` denies), and cite the rest.
     `confirm(statement, quotes)`, when given (a yes/no entailment judge such as
-    `rag.entailment.LlmJudge.supports`), is asked about every sentence the support
-    score keeps; a "no" removes the sentence too.
+    `rag.entailment.LlmJudge.supports`), is asked about every sentence the support score keeps.
     """
     settings = settings or VerifySettings()
-    docs = _Documents(documents)
-    statements = split_statements(text)
-    claims = [(s, cited) for s, cited in statements if not is_refusal(s)]
-    refusals = [s for s, _ in statements if is_refusal(s)]
+    claims, refusals = _claims(text)
     if not claims:
         # Only a refusal is a refusal; an empty draft (or bare markers) is simply nothing supported.
         return Verification("", [], [RemovedSentence(s, "refusal", 0.0) for s in refusals], bool(refusals))
 
-    units = _candidates(prompt, evidence, docs, settings)
-    texts = [docs.text(u.doc_id, (u.start, u.end)) for u in units]
-    vectors = embed([s for s, _ in claims] + texts) if units else np.zeros((len(claims), 1))
-    statement_vectors, unit_vectors = vectors[: len(claims)], vectors[len(claims) :]
-    scorer = _Scorer(docs, settings, prompt.question)
-
-    citations: list[Citation] = []
-    by_span: dict[tuple[str, int, int], int] = {}
-    parts: list[str] = []
+    docs = _Documents(documents)
+    support = _Support(claims, prompt, evidence, docs, embed, settings)
+    citer = _Citer(documents)
     removed = [RemovedSentence(s, "refusal mixed with an answer", 0.0) for s in refusals]
-    corrected = 0
+    parts: list[str] = []
     supports: list[float] = []
+    corrected = 0
     for index, (statement, cited) in enumerate(claims):
-        cosines = unit_vectors @ statement_vectors[index] if units else np.zeros(0)
-        cited_keys = _cited_keys(cited, prompt, docs)
+        match, cited_keys = support.best(index, statement, cited)
+        reason = _rejection(statement, match, settings) or _denial(statement, match, documents, confirm)
+        if reason:
+            removed.append(RemovedSentence(statement, reason, match.support if match else 0.0))
+            continue
+        assert match is not None  # _rejection refuses a missing match
+        numbers = citer.cite(match)
+        if not numbers:
+            removed.append(RemovedSentence(statement, "quote failed verification", match.support))
+            continue
+        if not any((u.doc_id, u.start, u.end) in cited_keys for u in match.units):
+            corrected += 1
+        supports.append(match.support)
+        parts.append(statement + " " + "".join(f"[{n}]" for n in numbers))
+    return Verification(" ".join(parts), citer.citations, removed, False, corrected, supports)
+
+
+def _claims(text: str) -> tuple[list[tuple[str, list[int]]], list[str]]:
+    """The draft's statements that claim something (with their cited numbers), and its refusals."""
+    statements = split_statements(text)
+    claims = [(s, cited) for s, cited in statements if not is_refusal(s)]
+    refusals = [s for s, _ in statements if is_refusal(s)]
+    return claims, refusals
+
+
+class _Support:
+    """Finds each claim's best support among the candidate sentences, embedded once for all claims."""
+
+    def __init__(
+        self,
+        claims: Sequence[tuple[str, list[int]]],
+        prompt: Prompt,
+        evidence: Sequence[Evidence],
+        docs: _Documents,
+        embed: Embed,
+        settings: VerifySettings,
+    ) -> None:
+        self.prompt = prompt
+        self.docs = docs
+        self.settings = settings
+        self.units = _candidates(prompt, evidence, docs, settings)
+        texts = [docs.text(u.doc_id, (u.start, u.end)) for u in self.units]
+        vectors = embed([s for s, _ in claims] + texts) if self.units else np.zeros((len(claims), 1))
+        self.claim_vectors, self.unit_vectors = vectors[: len(claims)], vectors[len(claims) :]
+        self.scorer = _Scorer(docs, settings, prompt.question)
+
+    def best(self, index: int, statement: str, cited: Sequence[int]) -> tuple[_Match | None, set[_Key]]:
+        """The claim's best match, and the keys of the sentences it cited.
+
+        The cited sentences are tried first: when one of them reaches `min_support`, the citation
+        stands. Otherwise every candidate is tried, and a better match corrects the citation.
+        """
+        units = self.units
+        cosines = self.unit_vectors @ self.claim_vectors[index] if units else np.zeros(0)
+        cited_keys = _cited_keys(cited, self.prompt, self.docs)
         cited_pos = [i for i, u in enumerate(units) if (u.doc_id, u.start, u.end) in cited_keys]
         match = None
         if cited_pos:
-            match = scorer.match(statement, [units[i] for i in cited_pos], [cosines[i] for i in cited_pos])
-        if match is None or match.support < settings.min_support:
-            fallback = scorer.match(statement, units, cosines)
+            match = self.scorer.match(statement, [units[i] for i in cited_pos], [cosines[i] for i in cited_pos])
+        if match is None or match.support < self.settings.min_support:
+            fallback = self.scorer.match(statement, units, cosines)
             if match is None or (fallback is not None and fallback.support > match.support):
                 match = fallback
-        if match is None:
-            removed.append(RemovedSentence(statement, "no content words", 0.0))
-            continue
-        if match.support < settings.min_support:
-            reason = f"unsupported: best support {match.support:.2f} < {settings.min_support:.2f}"
-            if match.support == 0.0 and figures(statement):
-                reason = "unsupported: a number in it is in no retrieved passage"
-            removed.append(RemovedSentence(statement, reason, match.support))
-            continue
-        if confirm is not None:
-            quotes = [
-                documents[u.doc_id].text[start:end] for u, (start, end) in zip(match.units, match.spans, strict=True)
-            ]
-            if not confirm(statement, quotes):
-                removed.append(RemovedSentence(statement, "the entailment judge found no support", match.support))
-                continue
+        return match, cited_keys
+
+
+def _rejection(statement: str, match: _Match | None, settings: VerifySettings) -> str | None:
+    """Why the support score rejects the statement, or None when it is supported."""
+    if match is None:
+        return "no content words"
+    if match.support >= settings.min_support:
+        return None
+    if match.support == 0.0 and figures(statement):
+        return "unsupported: a number in it is in no retrieved passage"
+    return f"unsupported: best support {match.support:.2f} < {settings.min_support:.2f}"
+
+
+def _denial(
+    statement: str,
+    match: _Match | None,
+    documents: Mapping[str, Document],
+    confirm: Callable[[str, list[str]], bool] | None,
+) -> str | None:
+    """Why the entailment judge rejects a supported statement, or None (no judge, or it agrees)."""
+    if confirm is None or match is None:
+        return None
+    quotes = [documents[u.doc_id].text[start:end] for u, (start, end) in zip(match.units, match.spans, strict=True)]
+    return None if confirm(statement, quotes) else "the entailment judge found no support"
+
+
+class _Citer:
+    """Citations numbered by first use, one per quoted span, each checked against its document."""
+
+    def __init__(self, documents: Mapping[str, Document]) -> None:
+        self.documents = documents
+        self.citations: list[Citation] = []
+        self._numbers: dict[_Key, int] = {}
+
+    def cite(self, match: _Match) -> list[int]:
+        """The citation numbers of the match's quotes; a quote that fails `verify_citation` is left out."""
         numbers = []
         for unit, (start, end) in zip(match.units, match.spans, strict=True):
             key = (unit.doc_id, start, end)
-            if key not in by_span:
-                document = documents[unit.doc_id]
+            if key not in self._numbers:
+                document = self.documents[unit.doc_id]
                 citation = Citation(
-                    n=len(citations) + 1,
+                    n=len(self.citations) + 1,
                     doc_id=unit.doc_id,
                     title=document.title,
                     quote=document.text[start:end],
@@ -367,24 +426,17 @@ def verify_generated(
                     page=document.page_at(start),
                     score=match.support,
                 )
-                if not verify_citation(citation, documents):
+                if not verify_citation(citation, self.documents):
                     continue
-                citations.append(citation)
-                by_span[key] = citation.n
-            numbers.append(by_span[key])
-        if not numbers:
-            removed.append(RemovedSentence(statement, "quote failed verification", match.support))
-            continue
-        if not any((u.doc_id, u.start, u.end) in cited_keys for u in match.units):
-            corrected += 1
-        supports.append(match.support)
-        parts.append(statement + " " + "".join(f"[{n}]" for n in numbers))
-    return Verification(" ".join(parts), citations, removed, False, corrected, supports)
+                self.citations.append(citation)
+                self._numbers[key] = citation.n
+            numbers.append(self._numbers[key])
+        return numbers
 
 
-def _cited_keys(cited: Sequence[int], prompt: Prompt, docs: _Documents) -> set[tuple[str, int, int]]:
+def _cited_keys(cited: Sequence[int], prompt: Prompt, docs: _Documents) -> set[_Key]:
     """The sentences shown as the cited passages: each item's evidence sentence and its context."""
-    keys: set[tuple[str, int, int]] = set()
+    keys: set[_Key] = set()
     for n in cited:
         item = prompt.item(n)
         if item is None:
