@@ -16,6 +16,7 @@ import numpy as np
 from eval.dataset import EvalItem
 from index.text import normalize
 from index.types import Document
+from rag.markers import MARKED_SENTENCE
 from rag.types import Answer, Citation
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-_MARKED_SENTENCE = re.compile(r"(.+?)((?:\s*\[\d+\])+)(?=\s|$)", re.DOTALL)
+_MARKED_SENTENCE = MARKED_SENTENCE
 
 
 def _norm(text: str) -> str:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from index.text import STOPWORDS, normalize
+from rag.markers import SPACED_MARKER
 from rag.types import Turn
 
 __all__ = ["is_follow_up", "search_query"]
@@ -23,7 +24,7 @@ _BACK_REFERENCES = frozenset(
     former latter""".split()
 )
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
-_MARKER = re.compile(r"\s*\[\d+\]")
+_MARKER = SPACED_MARKER
 
 
 def _content_words(text: str) -> list[str]:

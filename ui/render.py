@@ -17,6 +17,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from index.types import Document
+from rag.markers import MARKER
 from rag.types import Answer, Citation, Passage, RemovedSentence
 
 __all__ = [
@@ -47,7 +48,7 @@ DRAFT_STAGES = {  # what a language model's draft bubble says at each stage
 PASSAGE_CHARS = 320  # how much of a related passage a refusal shows
 
 _BLANK_LINE = re.compile(r"\n[ \t\u00a0]*\n")
-_MARKER = re.compile(r"\[(\d+)\]")
+_MARKER = MARKER
 _SPACES = re.compile(r"\s+")
 
 
