@@ -1,9 +1,14 @@
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from index.errors import DocumentLoadError
 from index.loaders import load_documents, load_file
+from index.paths import PROJECT_ROOT
 
 
 # A minimal two-page PDF with real text, written by hand (no PDF library needed to make it).
@@ -93,3 +98,36 @@ def test_ragignore_hidden_and_unsupported_files(tmp_path: Path):
     report = load_documents([tmp_path])
     assert [d.id for d in report.documents] == ["keep"]
     assert report.skipped == [(str(tmp_path / "image.png"), "unsupported file type .png")]
+
+
+def test_the_html_loaders_lxml_cleaner_is_a_declared_dependency():
+    # trafilatura's jusText imports lxml.html.clean, a separate package (lxml_html_clean) since lxml 5.2:
+    # undeclared, a plain `pip install -e .` could not read any .html file.
+    pyproject = (PROJECT_ROOT / "pyproject.toml").read_text()
+    dependencies = re.search(r"^dependencies = \[(.*?)^\]", pyproject, re.DOTALL | re.MULTILINE).group(1)
+    declared = {
+        re.match(r"[A-Za-z0-9_.-]+", line.strip().strip('"')).group(0).lower()
+        for line in dependencies.splitlines()
+        if line.strip().startswith('"')
+    }
+    assert {"trafilatura", "lxml_html_clean"} <= declared
+
+
+def _check_formats(env: dict[str, str]) -> subprocess.CompletedProcess:
+    script = PROJECT_ROOT / "scripts" / "check_formats.py"
+    return subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_check_formats_loads_every_format_and_names_a_missing_loader_package(tmp_path: Path):
+    passed = _check_formats(dict(os.environ))
+    assert passed.returncode == 0, passed.stderr
+    assert ".txt, .md, .html and .pdf load" in passed.stdout
+
+    # Make lxml_html_clean unimportable, as in an install that lacks it: the check names the format and the cause.
+    blocker = tmp_path / "lxml_html_clean"
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text("raise ImportError('lxml_html_clean is not installed (test)')\n")
+    failed = _check_formats({**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert failed.returncode == 1
+    assert ".html:" in failed.stderr and "lxml_html_clean" in failed.stderr and "pyproject.toml" in failed.stderr
+    assert ".txt:" not in failed.stderr and "Traceback" not in failed.stderr
