@@ -109,6 +109,7 @@ def build_index(
     rebuild: bool = False,
     progress: bool = False,
     documents: Sequence[Document] | None = None,
+    follow_links: bool = False,
 ) -> IndexSummary:
     """Index the files under `paths` (incrementally; see the module docstring).
 
@@ -116,6 +117,14 @@ def build_index(
     paths are still recorded as the index's sources. `Engine.open` uses it to
     re-split an index made by another version from the texts it stores, which
     works even when a source folder has moved since.
+
+    `follow_links` (`rag index --follow-links`): also index what symlinks lead
+    to outside `paths`. Off by default: such a link is listed under `skipped`
+    with the reason and the flag to use, so a link in a shared folder cannot
+    pull a file like /etc/passwd into the index unasked.
+
+    A file that fails to load, for any reason at all, is listed under
+    `skipped` with its reason and the others are indexed.
     """
     started = time.perf_counter()
     # The chunker asks the model for its token limit on first use only, so an
@@ -124,7 +133,7 @@ def build_index(
     with build_lock(index_dir):
         previous = _previous(index_dir, embedder.name, chunker, rebuild)
         if documents is None:
-            report = load_documents(paths)
+            report = load_documents(paths, follow_links=follow_links)
             documents, skipped = list(report.documents), report.skipped
         else:
             documents, skipped = list(documents), []
