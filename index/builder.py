@@ -21,7 +21,15 @@ from index.errors import NothingToIndexError, RagError
 from index.lexical import BM25_B, BM25_K1, LexicalIndex
 from index.loaders import load_documents
 from index.sentences import SPLITTER_VERSION
-from index.store import FORMAT_VERSION, IndexData, Manifest, build_lock, read_index, write_build
+from index.store import (
+    FORMAT_VERSION,
+    IndexData,
+    Manifest,
+    build_lock,
+    read_index,
+    remove_partial_builds,
+    write_build,
+)
 from index.types import Chunk, Document
 from index.vector_store import VectorStore
 
@@ -131,6 +139,7 @@ def build_index(
     # update that has nothing to embed never loads the model.
     chunker = _LazyChunker(embedder, chunk_size, min(chunk_overlap, chunk_size // 2))
     with build_lock(index_dir):
+        remove_partial_builds(index_dir)  # what killed builds left, before this one needs the disk space
         previous = _previous(index_dir, embedder.name, chunker, rebuild)
         if documents is None:
             report = load_documents(paths, follow_links=follow_links)

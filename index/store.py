@@ -6,9 +6,12 @@
                          vectors.npy, dense.faiss, bm25/
       .lock              held while a build is being written
 
-A build is written completely in its own folder, flushed to disk, and only then
-is CURRENT swapped with `os.replace`, which is atomic. A build killed halfway
-leaves the previous index untouched and loadable.
+A build is written completely in a folder named `<name>.partial`, flushed to
+disk, renamed to `<name>`, and only then is CURRENT swapped with `os.replace`,
+which is atomic. A build killed halfway leaves the previous index untouched and
+loadable, and its `.partial` folder is removed by the next build. Besides the
+current build, only the one CURRENT named before it is kept (for readers still
+opening it), so the fallback is always a build that was once complete and live.
 """
 
 from __future__ import annotations
@@ -31,10 +34,20 @@ from index.lexical import LexicalIndex
 from index.types import Chunk, Document
 from index.vector_store import VectorStore
 
-__all__ = ["FORMAT_VERSION", "IndexData", "Manifest", "build_lock", "read_index", "write_build"]
+__all__ = [
+    "FORMAT_VERSION",
+    "PARTIAL_SUFFIX",
+    "IndexData",
+    "Manifest",
+    "build_lock",
+    "read_index",
+    "remove_partial_builds",
+    "write_build",
+]
 
 FORMAT_VERSION = 1
-_KEEP_OLD_BUILDS = 1  # the one before current stays, for readers still opening it
+PARTIAL_SUFFIX = ".partial"  # a build folder still being written (or left by a killed build)
+_POINTER_TMP = "CURRENT.tmp-"
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,31 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(handle.fileno())
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename inside `folder` durable (the folder's own entry list is flushed)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def remove_partial_builds(index_dir: Path) -> None:
+    """Delete what killed builds left: `.partial` build folders and unswapped CURRENT pointers.
+
+    Call it holding `build_lock`: then no other writer is running, so every
+    partial folder is a dead build's.
+    """
+    builds = index_dir / "builds"
+    if builds.is_dir():
+        for folder in builds.iterdir():
+            if folder.name.endswith(PARTIAL_SUFFIX):
+                shutil.rmtree(folder, ignore_errors=True)
+    if index_dir.is_dir():
+        for pointer in index_dir.glob(f"{_POINTER_TMP}*"):
+            pointer.unlink(missing_ok=True)
+
+
 def write_build(
     index_dir: Path,
     manifest: Manifest,
@@ -102,11 +140,12 @@ def write_build(
     dense: VectorStore,
     lexical: LexicalIndex,
 ) -> Path:
-    """Write a complete build aside, then make it current atomically."""
+    """Write a complete build aside, then make it current atomically (call it holding `build_lock`)."""
+    remove_partial_builds(index_dir)
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     name = f"b{time.time_ns()}-{os.getpid()}"
-    folder = builds / name
+    folder = builds / f"{name}{PARTIAL_SUFFIX}"
     folder.mkdir()
     # `counts` is derived, but written too so a person reading the manifest sees the totals.
     (folder / "manifest.json").write_text(
@@ -123,19 +162,33 @@ def write_build(
     dense.save(folder / "dense.faiss")
     lexical.save(folder / "bm25")
     _fsync_tree(folder)
-    pointer = index_dir / f"CURRENT.tmp-{os.getpid()}"
+    # Complete on disk: only now does it get a build's name, so a folder without the suffix is never half-written.
+    complete = builds / name
+    os.replace(folder, complete)
+    _fsync_dir(builds)
+    previous = _current_name(index_dir)
+    pointer = index_dir / f"{_POINTER_TMP}{os.getpid()}"
     pointer.write_text(name)
     with open(pointer, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(pointer, index_dir / "CURRENT")
-    _remove_old_builds(builds, keep=name)
-    return folder
+    _fsync_dir(index_dir)
+    _remove_old_builds(builds, keep={name} if previous is None else {name, previous})
+    return complete
 
 
-def _remove_old_builds(builds: Path, keep: str) -> None:
-    others = sorted((p for p in builds.iterdir() if p.name != keep), key=lambda p: p.name)
-    for old in others[: max(0, len(others) - _KEEP_OLD_BUILDS)]:
-        shutil.rmtree(old, ignore_errors=True)
+def _current_name(index_dir: Path) -> str | None:
+    try:
+        return (index_dir / "CURRENT").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _remove_old_builds(builds: Path, keep: set[str]) -> None:
+    """Everything but the new build and the one it replaced: older builds, and any folder a killed build left."""
+    for old in builds.iterdir():
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def current_build(index_dir: Path) -> Path | None:

@@ -1,6 +1,7 @@
 """Incremental indexing and index compatibility, with a counting fake embedder."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,41 @@ def test_a_damaged_manifest_says_to_rebuild(tmp_path: Path, damage: str):
         manifest_path.write_text(damage)
     with pytest.raises(RagError, match=r"is damaged .*rag index --rebuild"):
         read_index(index_dir)
+
+
+def _build_names(index_dir: Path) -> set[str]:
+    return {folder.name for folder in (index_dir / "builds").iterdir()}
+
+
+def test_a_killed_build_is_never_kept_as_the_fallback_and_is_cleaned_up(tmp_path: Path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    embedder = CountingEmbedder()
+    build_index([corpus], index_dir, embedder)
+    good = current_build(index_dir).name
+    # What killed builds leave behind, newer than the good build: one of this version (a `.partial`
+    # folder), one of an older version (a plain name, half written), and an unswapped CURRENT pointer.
+    builds = index_dir / "builds"
+    for killed in (f"b{time.time_ns()}-1.partial", f"b{time.time_ns()}-2"):
+        (builds / killed).mkdir()
+        (builds / killed / "manifest.json").write_text("{}")
+    (index_dir / "CURRENT.tmp-3").write_text("b1-3")
+
+    (corpus / "delta.txt").write_text("Delta is new.")
+    build_index([corpus], index_dir, embedder)
+    current = current_build(index_dir).name
+    assert _build_names(index_dir) == {current, good}  # the fallback is the last good build
+    assert not list(index_dir.glob("CURRENT.tmp-*"))
+    (index_dir / "CURRENT").write_text(good)  # and it loads
+    assert sorted(read_index(index_dir).documents) == ["alpha", "beta", "gamma"]
+
+
+def test_each_build_keeps_exactly_the_one_before_it(tmp_path: Path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    embedder = CountingEmbedder()
+    names = []
+    for _ in range(3):
+        build_index([corpus], index_dir, embedder)
+        names.append(current_build(index_dir).name)
+    assert len(set(names)) == 3 and _build_names(index_dir) == set(names[-2:])
