@@ -177,6 +177,7 @@ _OVERRIDE_RE = re.compile("|".join(_OVERRIDE), re.IGNORECASE)
 # A paragraph ends at a blank line, or at a line break after a full stop (one paragraph per line, as web
 # pages come out of trafilatura). A line ending mid-sentence or with a colon goes on with the next one.
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n\s*|(?:(?<=[.!?…])|(?<=[.!?…][\"'”’»)\]]))\n\s*")
+_HEADING = re.compile(r"[^\n]*[^\s.!?…\"'”’»)\]]\s*")  # one line, no sentence-final punctuation
 # An instruction paragraph that points at its neighbour makes that neighbour part of the message.
 _POINTS_FORWARD = re.compile(
     r":\s*$|\b(?:following|below|next\s+(?:paragraph|line|sentence|section)|suivante?s?|ci-dessous|folgende\w*"
@@ -185,6 +186,7 @@ _POINTS_FORWARD = re.compile(
 )
 _POINTS_BACK = re.compile(
     r"\b(?:above|preceding|previous)\s+(?:paragraph|line|sentence|statement|section)s?\b"
+    r"|\b(?:paragraph|line|sentence|statement|section)s?\s+above\b"
     r"|\b(?:paragraphe|phrase)\s+(?:précédente?|ci-dessus)|\b(?:obige|vorige)[nrs]?\s+(?:absatz|satz)"
     r"|\b(?:párrafo|frase)\s+anterior\b",
     re.IGNORECASE,
@@ -222,7 +224,11 @@ def looks_like_instruction(text: str) -> bool:
 
 
 def paragraphs(text: str) -> list[Span]:
-    """The paragraph spans of a document text (see `_PARAGRAPH_BREAK`), blank ones left out."""
+    """The paragraph spans of a document text (see `_PARAGRAPH_BREAK`), blank ones left out.
+
+    A heading (one line without a full stop) belongs to the paragraph under it: it introduces
+    that text, so it stands or falls with it.
+    """
     spans: list[Span] = []
     start = 0
     for match in [*_PARAGRAPH_BREAK.finditer(text), None]:
@@ -230,7 +236,12 @@ def paragraphs(text: str) -> list[Span]:
         if text[start:end].strip():
             spans.append((start, end))
         start = match.end() if match else end
-    return spans
+    merged: list[Span] = []
+    for span in spans:
+        if merged and _HEADING.fullmatch(text[merged[-1][0] : merged[-1][1]]):
+            span = (merged.pop()[0], span[1])
+        merged.append(span)
+    return merged
 
 
 @lru_cache(maxsize=256)
