@@ -77,17 +77,17 @@ def draft_texts(states: list[chat.Exchange]) -> list[str]:
     """The escaped draft text shown in each draft state (empty when none yet)."""
     texts = []
     for state in states:
-        match = re.search(r'<p class="rag-draft-text">(.*?)</p>', str(state["html"]), re.S)
+        match = re.search(r'<p class="rag-draft-text">(.*?)</p>', state.html, re.S)
         texts.append(match.group(1) if match else "")
     return texts
 
 
 def assert_quotes_verbatim(exchange: chat.Exchange, engine: Engine) -> None:
-    answer = exchange["answer"]
-    assert isinstance(answer, dict) and answer["citations"]
-    for citation in answer["citations"]:
-        document = engine.data.documents[citation["doc_id"]]
-        assert document.text[citation["start"] : citation["end"]] == citation["quote"]
+    answer = exchange.answer
+    assert answer is not None and answer.citations
+    for citation in answer.citations:
+        document = engine.data.documents[citation.doc_id]
+        assert document.text[citation.start : citation.end] == citation.quote
 
 
 # -- streaming ---------------------------------------------------------------
@@ -97,22 +97,22 @@ def test_drafts_stream_before_the_verified_answer_replaces_them(small_engine: En
     generator = ScriptedGenerator(SUPPORTED, delay=0.02)
     states = run(small_engine, generator)
     *drafts, final = states
-    assert drafts and all(state.get("draft") for state in drafts)
-    assert "Searching the documents" in str(drafts[0]["html"])  # the question shows at once
+    assert drafts and all(state.draft for state in drafts)
+    assert "Searching the documents" in drafts[0].html  # the question shows at once
     texts = [text for text in draft_texts(drafts) if text]
     assert len(texts) >= 3, "the draft should grow in several steps"
     assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(texts))
-    assert any("being verified against the documents" in str(state["html"]) for state in drafts)
-    assert texts[-1] == SUPPORTED and "rag-draft-checking" in str(drafts[-1]["html"])  # all of it, while checked
+    assert any("being verified against the documents" in state.html for state in drafts)
+    assert texts[-1] == SUPPORTED and "rag-draft-checking" in drafts[-1].html  # all of it, while checked
 
-    assert not final.get("draft") and final["error"] is None
-    assert "rag-draft" not in str(final["html"])
-    assert "Marco Rubio" in final["answer"]["answer"]
+    assert not final.draft and final.error is None and final.answer is not None
+    assert "rag-draft" not in final.html
+    assert "Marco Rubio" in final.answer.answer
     assert_quotes_verbatim(final, small_engine)
-    identifier = final["id"]
-    assert f'href="#cite-{identifier}-1"' in str(final["html"]) and f'id="cite-{identifier}-1"' in str(final["html"])
-    assert "Written by scripted&lt;model&gt;" in str(final["html"])
-    assert all(state["id"] == identifier for state in states)
+    identifier = final.id
+    assert f'href="#cite-{identifier}-1"' in final.html and f'id="cite-{identifier}-1"' in final.html
+    assert "Written by scripted&lt;model&gt;" in final.html
+    assert all(state.id == identifier for state in states)
 
 
 def test_a_fast_generator_is_redrawn_at_most_once_per_refresh(small_engine: Engine) -> None:
@@ -124,25 +124,27 @@ def test_a_fast_generator_is_redrawn_at_most_once_per_refresh(small_engine: Engi
 def test_removed_sentences_are_listed_and_model_text_cannot_inject_markup(small_engine: Engine) -> None:
     states = run(small_engine, ScriptedGenerator(f"{SUPPORTED} {HOSTILE}", delay=0.005))
     final = states[-1]
-    removed = final["answer"]["generation"]["removed_sentences"]
-    assert [r["text"] for r in removed] == [
+    assert final.answer is not None and final.answer.generation is not None
+    removed = final.answer.generation.removed
+    assert [r.text for r in removed] == [
         "<img src=x onerror=alert(1)><script>alert('x')</script> The moon is made of cheese."
     ]
-    page = str(final["html"])
+    page = final.html
     assert "Removed: not supported by the documents" in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; The moon is made of cheese." in page
     for state in states:
-        assert "<script" not in str(state["html"]) and "<img" not in str(state["html"])
+        assert "<script" not in state.html and "<img" not in state.html
     assert any("&lt;img src=x onerror=alert(1)&gt;" in text for text in draft_texts(states[:-1]))
-    assert "cheese" not in final["answer"]["answer"]
+    assert "cheese" not in final.answer.answer
     assert_quotes_verbatim(final, small_engine)
 
 
 def test_a_draft_with_nothing_supported_says_it_fell_back_to_quotes(small_engine: Engine) -> None:
     final = run(small_engine, ScriptedGenerator("The moon is made of cheese [1]."))[-1]
-    assert final["answer"]["generation"]["fallback"] == "extractive"
-    assert "wrote nothing the documents support, so this is the quotes-only answer" in str(final["html"])
-    assert final["answer"]["answer"] == small_engine.ask(GENEVA).answer
+    assert final.answer is not None and final.answer.generation is not None
+    assert final.answer.generation.fallback == "extractive"
+    assert "wrote nothing the documents support, so this is the quotes-only answer" in final.html
+    assert final.answer.answer == small_engine.ask(GENEVA).answer
     assert_quotes_verbatim(final, small_engine)
 
 
@@ -155,9 +157,10 @@ def test_the_chat_passes_the_entailment_judge_through(small_engine: Engine) -> N
 
     states = chat.stream_generated(small_engine, GENEVA, [], ScriptedGenerator(SUPPORTED), entailment=SaysNo())
     final = list(states)[-1]
-    generation = final["answer"]["generation"]
-    assert generation["entailment_judge"] == "says no" and generation["fallback"] == "extractive"
-    assert [r["reason"] for r in generation["removed_sentences"]] == ["the entailment judge found no support"]
+    assert final.answer is not None and final.answer.generation is not None
+    generation = final.answer.generation
+    assert generation.entailment_judge == "says no" and generation.fallback == "extractive"
+    assert [r.reason for r in generation.removed] == ["the entailment judge found no support"]
     assert_quotes_verbatim(final, small_engine)
 
 
@@ -165,11 +168,11 @@ def test_a_clear_refusal_never_asks_the_model(small_engine: Engine) -> None:
     generator = ScriptedGenerator("Bake it for an hour [1].")
     states = run(small_engine, generator, "What is a good recipe for banana bread?")
     assert generator.calls == 0
-    assert all("rag-draft-searching" in str(state["html"]) for state in states[:-1])
+    assert all("rag-draft-searching" in state.html for state in states[:-1])
     final = states[-1]
-    assert final["answer"]["refused"]
-    assert "The documents don't answer this question." in str(final["html"])
-    assert "was not asked" in str(final["html"])
+    assert final.answer is not None and final.answer.refused
+    assert "The documents don't answer this question." in final.html
+    assert "was not asked" in final.html
 
 
 def test_a_model_error_ending_in_a_question_is_not_given_a_second_full_stop(small_engine: Engine) -> None:
@@ -179,7 +182,7 @@ def test_a_model_error_ending_in_a_question_is_not_given_a_second_full_stop(smal
             yield ""
 
     failed = run(small_engine, Unreachable(""))[-1]
-    assert failed["error"] == (
+    assert failed.error == (
         "The language model could not answer: no answer from http://127.0.0.1:9/v1; is it running? "
         "Try again, or switch to quotes-only answers."
     )
@@ -189,16 +192,16 @@ def test_a_model_error_is_a_readable_message_and_the_next_question_works(small_e
     broken = ScriptedGenerator(SUPPORTED, delay=0.03, fail_after=4)
     states = run(small_engine, broken)
     failed = states[-1]
-    assert failed["answer"] is None and not failed.get("draft")
-    assert failed["error"] == (
+    assert failed.answer is None and not failed.draft
+    assert failed.error == (
         "The language model could not answer: no answer from the model server at http://model.invalid/v1. "
         "Try again, or switch to quotes-only answers."
     )
-    assert 'role="alert"' in str(failed["html"]) and "Traceback" not in str(failed["html"])
+    assert 'role="alert"' in failed.html and "Traceback" not in failed.html
     assert any(text.startswith("Marco") for text in draft_texts(states))  # what came before the failure showed
 
     follow_up = run(small_engine, ScriptedGenerator(SUPPORTED), GENEVA, [failed])[-1]
-    assert follow_up["error"] is None
+    assert follow_up.error is None
     assert_quotes_verbatim(follow_up, small_engine)
     assert [m["role"] for m in chat.messages([failed, follow_up])] == ["user", "assistant"] * 2
 
@@ -206,7 +209,7 @@ def test_a_model_error_is_a_readable_message_and_the_next_question_works(small_e
 def test_a_reader_that_leaves_stops_the_model(small_engine: Engine) -> None:
     generator = ScriptedGenerator(SUPPORTED * 10, delay=0.01)
     states = chat.stream_generated(small_engine, GENEVA, [], generator, refresh_seconds=0.01)
-    while "rag-draft-drafting" not in str(next(states)["html"]):
+    while "rag-draft-drafting" not in next(states).html:
         pass
     states.close()  # what gradio does when the browser goes away
     assert generator.closed.wait(5)

@@ -28,16 +28,17 @@ def test_the_real_model_streams_a_draft_then_a_verified_answer(engine, local) ->
     shown = [
         html.unescape(match.group(1))
         for state in drafts
-        if (match := re.search(r'<p class="rag-draft-text">(.*?)</p>', str(state["html"]), re.S))
+        if (match := re.search(r'<p class="rag-draft-text">(.*?)</p>', state.html, re.S))
     ]
     assert len(shown) >= 2, "the draft should appear and grow while the model writes"
 
-    assert final["error"] is None and not final.get("draft")
-    answer = final["answer"]
-    raw = answer["generation"]["raw_answer"]
+    assert final.error is None and not final.draft
+    answer = final.answer
+    assert answer is not None and answer.generation is not None
+    raw = answer.generation.raw_answer
     assert all(raw.startswith(text) for text in shown)
-    assert "Rubio" in answer["answer"] and answer["citations"]
-    for citation in answer["citations"]:
-        document = engine.data.documents[citation["doc_id"]]
-        assert document.text[citation["start"] : citation["end"]] == citation["quote"]
-    assert f'id="cite-{final["id"]}-1"' in str(final["html"])
+    assert "Rubio" in answer.answer and answer.citations
+    for citation in answer.citations:
+        document = engine.data.documents[citation.doc_id]
+        assert document.text[citation.start : citation.end] == citation.quote
+    assert f'id="cite-{final.id}-1"' in final.html

@@ -1,6 +1,7 @@
 """Unit tests for the web chat's plumbing without a browser or the real model:
-ui/chat.py (a session's exchanges), ui/uploads.py (checks and incremental
-indexing, on a real index built with the fake embedder) and ui/feedback.py.
+ui/chat.py (a session's exchanges), ui/web_handlers.py (the page's events,
+called directly), ui/uploads.py (checks and incremental indexing, on a real
+index built with the fake embedder) and ui/feedback.py.
 """
 
 from __future__ import annotations
@@ -10,18 +11,20 @@ import os
 import threading
 from pathlib import Path
 
+import orjson
 import pytest
 
 from index.builder import build_index
-from index.errors import InvalidQuestionError, RagError
-from index.loaders import MAX_FILE_BYTES
+from index.errors import DocumentLoadError, InvalidQuestionError, RagError
+from index.loaders import MAX_FILE_BYTES, load_file
 from index.types import Document
 from rag.engine import Engine
 from rag.types import Answer, Citation, Turn
 from tests.fakes import CountingEmbedder
 from ui import chat
 from ui.feedback import FeedbackLog
-from ui.uploads import add_uploads, check_upload, safe_name
+from ui.uploads import MAX_UPLOAD_CHARS, add_uploads, check_upload, safe_name, text_limit_problem
+from ui.web_handlers import Handlers
 
 TEXT = "Notes\n\nThe envoy went to Geneva on Monday. He met the <b>delegates</b> there."
 
@@ -55,9 +58,9 @@ def grounded_answer(question: str = "Who went to Geneva?") -> Answer:
 def test_ask_keeps_the_answer_json_and_its_html() -> None:
     engine = ScriptedEngine(grounded_answer())
     exchange = chat.ask(engine, "Who went to Geneva?", [], k=7, doc_ids=["notes"])  # type: ignore[arg-type]
-    assert exchange["error"] is None
-    assert exchange["answer"]["citations"][0]["quote"] == "The envoy went to Geneva on Monday."
-    assert f'id="cite-{exchange["id"]}-1"' in exchange["html"]
+    assert exchange.error is None and exchange.answer is not None
+    assert exchange.answer.citations[0].quote == "The envoy went to Geneva on Monday."
+    assert f'id="cite-{exchange.id}-1"' in exchange.html
     assert engine.calls == [("Who went to Geneva?", [], 7, ["notes"])]
 
 
@@ -66,15 +69,15 @@ def test_a_refusal_under_a_filter_reminds_of_the_filter() -> None:
     engine = ScriptedEngine(refusal)
     engine.data.documents["other"] = Document("other", "Other text.", "Other", "/x/other.txt", "txt", "1")
     filtered = chat.ask(engine, "Who went to Geneva?", [], doc_ids=["notes"])  # type: ignore[arg-type]
-    assert "Only “Notes” was searched. Clear the document filter to search all 2 documents." in filtered["html"]
+    assert "Only “Notes” was searched. Clear the document filter to search all 2 documents." in filtered.html
     unfiltered = chat.ask(engine, "Who went to Geneva?", [])  # type: ignore[arg-type]
-    assert "rag-filter-note" not in unfiltered["html"]
+    assert "rag-filter-note" not in unfiltered.html
 
 
 def test_follow_up_history_is_plain_text_and_skips_errors() -> None:
     engine = ScriptedEngine(grounded_answer())
     first = chat.ask(engine, "Who went to Geneva?", [])  # type: ignore[arg-type]
-    failed = {"id": "x", "question": "?", "answer": None, "error": "bad", "html": "<div>bad</div>"}
+    failed = chat.Exchange("x", "?", "<div>bad</div>", error="bad")
     chat.ask(engine, "Who did he meet there?", [first, failed])  # type: ignore[arg-type]
     history = engine.calls[-1][1]
     assert history == [
@@ -93,10 +96,10 @@ def test_follow_up_history_is_plain_text_and_skips_errors() -> None:
 )
 def test_problems_become_a_chat_message_not_an_exception(problem: Exception, shown: str) -> None:
     exchange = chat.ask(ScriptedEngine(problem), "q", [])  # type: ignore[arg-type]
-    assert exchange["answer"] is None
-    assert str(exchange["error"]).startswith(shown)
-    assert "rag-error" in exchange["html"]
-    assert "boom" not in exchange["html"] and "Traceback" not in exchange["html"]
+    assert exchange.answer is None
+    assert str(exchange.error).startswith(shown)
+    assert "rag-error" in exchange.html
+    assert "boom" not in exchange.html and "Traceback" not in exchange.html
 
 
 def test_messages_alternate_and_escape_the_question() -> None:
@@ -116,6 +119,43 @@ def test_quoted_spans_collects_this_sessions_citations_for_one_document() -> Non
     start = TEXT.index("The envoy")
     assert chat.quoted_spans([exchange], "notes") == [(start, start + len("The envoy went to Geneva on Monday."))]
     assert chat.quoted_spans([exchange], "other") == []
+
+
+DIRTY = "Who went \ud800 to Geneva?\x00\x1b[31m\x85"  # a lone surrogate, NUL, an escape sequence, C1 NEL
+
+
+def test_clean_text_replaces_lone_surrogates_and_drops_control_characters() -> None:
+    assert chat.clean_text(DIRTY) == "Who went \ufffd to Geneva?[31m"
+    assert chat.clean_text("Tabs\tand\nlines stay; so do é, 中 and 🙂.") == "Tabs\tand\nlines stay; so do é, 中 and 🙂."
+
+
+def test_a_dirty_question_and_history_reach_neither_the_engine_nor_the_page(tmp_path: Path) -> None:
+    engine = ScriptedEngine(grounded_answer())
+    # A session kept from before questions were cleaned: its turns are cleaned on the way to the engine.
+    earlier = chat.Exchange("e1", DIRTY, "<div>answer</div>", answer=grounded_answer(DIRTY))
+    handlers = Handlers(engine, FeedbackLog(tmp_path / "feedback.jsonl"))  # type: ignore[arg-type]
+    messages, box, session = handlers.respond(DIRTY, [earlier], 5, None)
+    assert box == "" and session[-1].error is None
+    question, turns = engine.calls[-1][0], engine.calls[-1][1]
+    assert question == "Who went \ufffd to Geneva?[31m"
+    assert turns[0] == Turn("user", "Who went \ufffd to Geneva?[31m")
+    payload = orjson.dumps(messages)  # what gradio does with the reply; a lone surrogate makes it raise
+    assert b"\\ud800" not in payload and b"\\u0000" not in payload
+    assert "Traceback" not in payload.decode()
+    like = type("Like", (), {"index": [3, 1], "liked": True})()  # a thumbs up on the new answer
+    handlers.vote(session, like)  # type: ignore[arg-type]
+    assert "\ufffd to Geneva" in (tmp_path / "feedback.jsonl").read_text(encoding="utf-8")
+
+
+def test_a_dirty_question_to_the_api_comes_back_as_json(tmp_path: Path) -> None:
+    class EchoEngine(ScriptedEngine):
+        def ask(self, question: str, history=(), **options: object) -> Answer:
+            return Answer(question, "The documents don't answer this question.", True, [], [], {"total": 1.0})
+
+    handlers = Handlers(EchoEngine(None), FeedbackLog(tmp_path / "f.jsonl"))  # type: ignore[arg-type]
+    reply = handlers.api_ask(DIRTY)
+    assert reply["question"] == "Who went \ufffd to Geneva?[31m"
+    orjson.dumps(reply)
 
 
 # -- uploads -----------------------------------------------------------------
@@ -196,6 +236,99 @@ def test_a_second_upload_with_the_same_name_keeps_the_first(engine: Engine, tmp_
     again = add_uploads(engine, [(first, "notes.txt")])  # the very same file again: nothing new
     assert [d.id for d in again.added] == ["notes"] and again.renamed == []
     assert sorted(p.name for p in (engine.index_dir / "uploads").iterdir()) == ["notes-2.txt", "notes.txt"]
+
+
+class FailingLoader:
+    """Loads files like the real loader, except that the file named `bad` raises `error`."""
+
+    def __init__(self, bad: str, error: BaseException) -> None:
+        self.bad = bad
+        self.error = error
+        self.loaded: list[str] = []
+
+    def __call__(self, path: Path, doc_id: str) -> Document:
+        self.loaded.append(path.name)
+        if path.name == self.bad:
+            raise self.error
+        return load_file(path, doc_id)
+
+
+def write_note(folder: Path, name: str, sentence: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text(f"{name} notes\n\n{sentence}\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (ImportError("No module named 'pypdf'"), "could not be read: ImportError: No module named 'pypdf'"),
+        (MemoryError(), "could not be read: not enough memory to read it here"),
+        (RecursionError("maximum recursion depth exceeded"), "could not be read: RecursionError: maximum recursion"),
+        (DocumentLoadError("not UTF-8 text"), "not UTF-8 text"),
+    ],
+)
+def test_one_file_that_fails_to_load_is_skipped_and_the_others_are_indexed(
+    engine: Engine, tmp_path: Path, error: BaseException, reason: str
+) -> None:
+    incoming = tmp_path / "incoming"
+    earlier = add_uploads(
+        engine, [(write_note(incoming, "harbour.txt", "The harbour has nine cranes."), "harbour.txt")]
+    )
+    assert [d.id for d in earlier.added] == ["harbour"]
+    files = [
+        (write_note(incoming, "ferns.txt", "The library holds forty-one thousand pressed ferns."), "ferns.txt"),
+        (write_note(incoming, "broken.txt", "This file will not load."), "broken.txt"),
+        (write_note(incoming, "kayaks.txt", "The club rents out twelve kayaks."), "kayaks.txt"),
+    ]
+    loader = FailingLoader("broken.txt", error)
+    result = add_uploads(engine, files, load=loader)
+    assert loader.loaded == ["ferns.txt", "broken.txt", "kayaks.txt"]
+    assert sorted(d.id for d in result.added) == ["ferns", "kayaks"]
+    assert [name for name, _ in result.problems] == ["broken.txt"]
+    assert result.problems[0][1].startswith(reason)
+    assert {"ferns", "kayaks", "harbour", "geneva"} <= set(engine.data.documents)
+    assert "broken" not in engine.data.documents
+    kept = sorted(p.name for p in (engine.index_dir / "uploads").iterdir())
+    assert kept == ["ferns.txt", "harbour.txt", "kayaks.txt"]  # the broken file is gone, the earlier upload stays
+
+
+def test_an_upload_over_the_text_limit_is_refused_before_anything_is_embedded(engine: Engine, tmp_path: Path) -> None:
+    embedder = engine.embedder
+    assert isinstance(embedder, CountingEmbedder)
+    incoming = tmp_path / "incoming"
+    small = write_note(incoming, "ferns.txt", "The library holds forty-one thousand pressed ferns.")
+    huge = write_note(incoming, "huge.txt", "A short file whose loader says it holds a great deal of text.")
+
+    def load(path: Path, doc_id: str) -> Document:  # a small file standing in for a PDF with much text
+        document = load_file(path, doc_id)
+        if path.name != "huge.txt":
+            return document
+        return Document(doc_id, document.text + " Zebra." * (MAX_UPLOAD_CHARS // 7), "Huge", str(path), "txt", "h")
+
+    embedded_before = len(embedder.embedded)
+    result = add_uploads(engine, [(huge, "huge.txt"), (small, "ferns.txt")], load=load)
+    assert [d.id for d in result.added] == ["ferns"]
+    (name, reason), *_ = result.problems
+    assert name == "huge.txt" and "an upload may hold at most 1,000,000" in reason
+    assert "(indexing this one here would take about 68 s and hold up every other upload)" in reason
+    assert reason.endswith(
+        "index large files from the command line: rag index PATH (naming the index's other sources too)"
+    )
+    assert not any("Zebra" in text for text in embedder.embedded[embedded_before:])
+    assert "huge" not in engine.data.documents
+    assert sorted(p.name for p in (engine.index_dir / "uploads").iterdir()) == ["ferns.txt"]
+
+
+def test_the_text_limit_counts_the_whole_upload_and_estimates_the_time() -> None:
+    assert text_limit_problem(600_000, MAX_UPLOAD_CHARS) is None
+    over = text_limit_problem(600_000, MAX_UPLOAD_CHARS - 600_000)
+    assert over is not None and over.startswith("its text (600,000 characters) would take this upload over 1,000,000")
+    assert "upload it on its own" in over
+    fifty_megabytes = text_limit_problem(50_000_000, MAX_UPLOAD_CHARS)
+    assert fifty_megabytes is not None and "about 57 min" in fifty_megabytes
+    assert "index large files from the command line: rag index PATH" in fifty_megabytes
 
 
 # -- feedback ----------------------------------------------------------------

@@ -1,14 +1,19 @@
 """One browser session's conversation: ask, remember, and turn into chat messages.
 
-A session is a plain list of exchange dicts (JSON-able, so gradio can keep one
-per browser tab). Each holds the question, the answer as `Answer.to_json()`
-(or an error message) and the answer's HTML. Follow-ups get the earlier turns
-as plain text, never HTML, and the Documents view gets the quoted spans.
-No gradio in here: the web module wires these functions to the page.
+A session is a plain list of `Exchange` records (gradio keeps one list per
+browser tab). Each holds the question, the `Answer` (or an error message) and
+the answer's HTML. Follow-ups get the earlier turns as plain text, never HTML,
+and the Documents view gets the quoted spans. No gradio in here: the web
+modules wire these functions to the page.
+
+Text typed into the browser can hold what a page cannot send back: a lone
+surrogate ("\\ud800") makes gradio's JSON encoder fail, and control characters
+are noise to the engine. `clean_text` replaces them before a question is
+answered, shown or kept, so neither the chat nor a follow-up built on it fails.
 
 With a language model, `stream_generated` yields the exchange as it develops:
-draft exchanges (`"draft": True`, shown but never kept in the session) while
-the model writes, then the verified answer, which replaces the draft.
+draft exchanges (`draft=True`, shown but never kept in the session) while the
+model writes, then the verified answer, which replaces the draft.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from __future__ import annotations
 import html
 import logging
 import queue
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
 
 from index.errors import InvalidQuestionError, RagError
 from rag.engine import Engine
@@ -34,6 +41,7 @@ __all__ = [
     "Exchange",
     "ask",
     "ask_generated",
+    "clean_text",
     "history",
     "messages",
     "question_html",
@@ -41,25 +49,43 @@ __all__ = [
     "stream_generated",
 ]
 
-# {"id", "question", "answer": dict | None, "error": str | None, "html"}, plus "draft": True while a model writes
-Exchange = dict[str, object]
-
 log = logging.getLogger(__name__)
 SHOWN_QUESTION_CHARS = 600  # a pasted essay is not repeated in full in the chat
 DRAFT_REFRESH_SECONDS = 0.15  # at most this often a streaming draft is redrawn
 _ASKED = object()  # queue event: the model was given the prompt
 _DRAFTED = object()  # queue event: the model has finished its draft (verification starts)
 _FINISHED = object()  # queue event: the exchange is ready
+# Lone surrogates, and control characters other than tab and newlines (C0, DEL, C1).
+_UNSHOWABLE = re.compile(r"[\ud800-\udfff]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One question in a session and what came of it: an answer, or an error message, and its HTML.
+
+    `draft` is True for the states shown while a model writes; those are never kept in the session.
+    """
+
+    id: str
+    question: str
+    html: str
+    answer: Answer | None = None
+    error: str | None = None
+    draft: bool = False
+
+
+def clean_text(text: str) -> str:
+    """`text` without what cannot be shown or sent as JSON: lone surrogates become U+FFFD, control characters go."""
+    return _UNSHOWABLE.sub(lambda m: "\ufffd" if "\ud800" <= m.group() <= "\udfff" else "", text)
 
 
 def history(exchanges: Sequence[Exchange]) -> list[Turn]:
     """The earlier answered turns, as the engine wants them (answer text, not HTML)."""
     turns: list[Turn] = []
     for exchange in exchanges:
-        answer = exchange.get("answer")
-        if isinstance(answer, dict):
-            turns.append(Turn("user", str(exchange["question"])))
-            turns.append(Turn("assistant", str(answer["answer"])))
+        if exchange.answer is not None:  # a session from before the question was cleaned is cleaned here too
+            turns.append(Turn("user", clean_text(exchange.question)))
+            turns.append(Turn("assistant", clean_text(exchange.answer.answer)))
     return turns
 
 
@@ -71,6 +97,7 @@ def ask(
     doc_ids: Collection[str] | None = None,
 ) -> Exchange:
     """Answer `question` in the context of `exchanges`; problems become an error message, never an exception."""
+    question = clean_text(question)
     turns = history(exchanges)
     return _exchange(
         engine,
@@ -98,6 +125,7 @@ def ask_generated(
     The draft's pieces go to `on_token` as they come. A model that cannot be
     reached or run gives an error message, like any other problem.
     """
+    question = clean_text(question)
     turns = history(exchanges)
     return _exchange(
         engine,
@@ -128,12 +156,10 @@ def _exchange(
     answer: Callable[[], Answer],
     doc_ids: Collection[str] | None = None,
 ) -> Exchange:
-    exchange: Exchange = {"id": exchange_id, "question": question, "answer": None, "error": None}
     try:
         answered = answer()
-        exchange["html"] = answer_html(answered, engine.data.documents, exchange_id, searched=doc_ids)
-        exchange["answer"] = answered.to_json()
-        return exchange
+        shown = answer_html(answered, engine.data.documents, exchange_id, searched=doc_ids)
+        return Exchange(exchange_id, question, shown, answer=answered)
     except InvalidQuestionError as problem:
         error = f"That question can't be asked: {problem}."
     except GenerationError as problem:
@@ -144,7 +170,7 @@ def _exchange(
     except Exception:
         log.exception("answering %r failed", question[:200])
         error = "Something went wrong while answering. The app is still running: please try again."
-    return {**exchange, "error": error, "html": error_html(error)}
+    return Exchange(exchange_id, question, error_html(error), error=error)
 
 
 def _sentence(text: str) -> str:
@@ -178,14 +204,7 @@ class _Watched:
 
 
 def _draft_exchange(exchange_id: str, question: str, text: str, stage: str, generator_name: str) -> Exchange:
-    return {
-        "id": exchange_id,
-        "question": question,
-        "answer": None,
-        "error": None,
-        "html": draft_html(text, stage, generator_name),
-        "draft": True,
-    }
+    return Exchange(exchange_id, question, draft_html(text, stage, generator_name), draft=True)
 
 
 def stream_generated(
@@ -209,6 +228,7 @@ def stream_generated(
     browser went away), the model is stopped at its next piece.
     """
     exchange_id = _new_id()
+    question = clean_text(question)
     events: queue.Queue[object] = queue.Queue()
     stop = threading.Event()
     outcome: list[Exchange] = []
@@ -280,18 +300,17 @@ def messages(exchanges: Sequence[Exchange]) -> list[dict[str, str]]:
     """The chat as gradio messages: a user message and an assistant message per exchange."""
     out: list[dict[str, str]] = []
     for exchange in exchanges:
-        out.append({"role": "user", "content": question_html(str(exchange["question"]))})
-        out.append({"role": "assistant", "content": str(exchange["html"])})
+        out.append({"role": "user", "content": question_html(clean_text(exchange.question))})
+        out.append({"role": "assistant", "content": exchange.html})
     return out
 
 
 def quoted_spans(exchanges: Sequence[Exchange], doc_id: str) -> list[tuple[int, int]]:
     """(start, end) of every quote from `doc_id` that an answer in this session cited."""
-    spans = []
-    for exchange in exchanges:
-        answer = exchange.get("answer")
-        if isinstance(answer, dict):
-            for citation in answer.get("citations", []):
-                if citation["doc_id"] == doc_id:
-                    spans.append((int(citation["start"]), int(citation["end"])))
-    return spans
+    return [
+        (citation.start, citation.end)
+        for exchange in exchanges
+        if exchange.answer is not None
+        for citation in exchange.answer.citations
+        if citation.doc_id == doc_id
+    ]

@@ -7,9 +7,9 @@ or not, for `lockout` seconds, and each wrong login after a lockout (until a
 right one, or `forget_after` quiet seconds) locks it again for twice as long,
 up to `max_lockout`. Sixty guesses then take hours instead of a second.
 
---auth is only as strong as the password: use a long random one, and beyond
-localhost put the chat behind a reverse proxy with TLS (gradio itself serves
-plain HTTP, so the password would cross the network readable).
+`--auth` is only as strong as its password: use a long random one, and beyond
+localhost put the chat behind a reverse proxy with TLS (gradio serves plain
+HTTP, so the password would otherwise cross the network readable).
 
 Failures are counted per user name for the configured name, and together for
 every other name, so random names cannot grow the state without bound.
