@@ -17,7 +17,7 @@ from eval.dataset import DEFAULT_SET, EvalItem, load_set, select_items
 from eval.html_report import render_report
 from eval.judge import SupportJudge
 from eval.runner import ItemResult, run_set, summarize
-from index.errors import InvalidQuestionError, RagError
+from index.errors import RagError, UsageError
 from index.loaders import load_documents
 from index.paths import PROJECT_ROOT
 from rag.engine import Engine
@@ -79,11 +79,11 @@ def _check_options(args: argparse.Namespace, generator: Generator | None) -> Non
     """Refuse option combinations that would silently mean nothing."""
     stride = getattr(args, "stride", None)
     if args.benchmark and generator is not None:
-        raise InvalidQuestionError("--benchmark measures the extractive engine; run --generator without --benchmark")
+        raise UsageError("--benchmark measures the extractive engine; run --generator without --benchmark")
     if args.benchmark and stride is not None:
-        raise InvalidQuestionError("--stride selects eval-set questions for --generator runs; benchmarks take --limit")
+        raise UsageError("--stride selects eval-set questions for --generator runs; benchmarks take --limit")
     if not args.benchmark and generator is None and (stride is not None or args.limit is not None):
-        raise InvalidQuestionError(
+        raise UsageError(
             "--limit and --stride select questions for --generator and --benchmark runs; "
             "the gate of plain `rag eval` always runs the whole set"
         )

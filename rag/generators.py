@@ -27,6 +27,7 @@ from typing import Protocol
 import httpx
 
 from index.errors import RagError
+from rag.types import GENERATOR_KINDS
 
 __all__ = [
     "GENERATOR_KINDS",
@@ -38,7 +39,6 @@ __all__ = [
     "make_generator",
 ]
 
-GENERATOR_KINDS = ("extractive", "local", "openai")
 
 Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 

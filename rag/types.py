@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Answer", "Citation", "Generation", "Passage", "RemovedSentence", "Turn"]
+__all__ = ["GENERATOR_KINDS", "Answer", "Citation", "Generation", "Passage", "RemovedSentence", "Turn"]
+
+# How an answer is written: quotes only, or drafted by a local or an OpenAI-compatible model and verified
+# (`rag.generators.make_generator` builds the model ones).
+GENERATOR_KINDS = ("extractive", "local", "openai")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from eval.cli import run, run_generator
 from eval.compare import report_table, run_comparison
 from eval.dataset import load_set
 from index.builder import build_index
-from index.errors import InvalidQuestionError
+from index.errors import UsageError
 from index.loaders import load_documents
 from rag.engine import Engine
 from rag.entailment import LlmJudge
@@ -189,7 +189,7 @@ def _never_open(args):
 def test_options_that_would_mean_nothing_are_refused(tmp_path, set_path, options, generator, message):
     args = _args(tmp_path, set_path)
     vars(args).update(options)
-    with pytest.raises(InvalidQuestionError, match=message):
+    with pytest.raises(UsageError, match=message):
         run(args, _never_open, generator)
 
 

@@ -21,9 +21,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         usage = "usage: python -m eval.benchmarks.generators --generator local|openai [rag eval options]"
         print(usage, file=sys.stderr)
         return 2
-    from ui.cli import main as rag_main
+    import argparse
 
-    return rag_main(["eval", *args])
+    from eval import command
+    from rag.options import run_command
+
+    parser = argparse.ArgumentParser(prog="python -m eval.benchmarks.generators", description=command.DESCRIPTION)
+    command.register(parser)
+    return run_command(command.run, parser.parse_args(args), prog="rag eval")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,154 @@
+"""The command-line options every `rag` subcommand shares, and what they turn into.
+
+    add_index_options(parser); add_generator_options(parser)   # when a subcommand registers
+    engine = open_engine(args); generator = generator_from(args)  # when it runs
+    return run_command(command.run, args)                       # errors -> one line and an exit code
+
+They live on the query side, not in `ui/`, because both `ui` commands and the
+`eval` command use them and those two layers never import each other. Light at
+import time (argparse only): heavy modules load inside the functions that need
+them, so `rag --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from index.errors import InvalidQuestionError, NothingToIndexError, RagError, UsageError
+from rag.questions import MAX_K
+from rag.types import GENERATOR_KINDS
+
+__all__ = [
+    "GENERATOR_KINDS",
+    "add_generator_options",
+    "add_index_options",
+    "embedder_from",
+    "entailment_from",
+    "generator_from",
+    "index_dir_from",
+    "open_engine",
+    "passage_count",
+    "run_command",
+]
+
+
+def add_index_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--index-dir",
+        type=Path,
+        default=None,
+        help="index folder (default: .rag-index/ in the project, or $RAG_INDEX_DIR)",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2, or $RAG_MODEL)",
+    )
+
+
+def passage_count(text: str) -> int:
+    """--k: a whole number of passages from 1 to MAX_K."""
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--k takes a whole number from 1 to {MAX_K}, not {text!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"--k takes a whole number from 1 to {MAX_K}, not {k}")
+    return k
+
+
+def add_generator_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("LLM answers (every generated sentence is verified against a quote)")
+    group.add_argument(
+        "--generator",
+        choices=GENERATOR_KINDS,
+        default="extractive",
+        help="extractive (default, no model), local (a GGUF file via llama-cpp-python) or openai (any "
+        "OpenAI-compatible endpoint)",
+    )
+    group.add_argument("--model-path", default=os.environ.get("RAG_GGUF"), help="GGUF file for --generator local")
+    group.add_argument("--base-url", default=os.environ.get("RAG_LLM_URL"), help="API root for --generator openai")
+    group.add_argument("--llm-model", default=os.environ.get("RAG_LLM_MODEL", "default"), help="model name to request")
+    group.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
+    group.add_argument(
+        "--llm-verify",
+        action="store_true",
+        help="also ask the model to confirm (yes/no) every sentence the support score kept; slower, stricter",
+    )
+
+
+def embedder_from(args: argparse.Namespace):
+    from index.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(args.model)
+
+
+def index_dir_from(args: argparse.Namespace) -> Path:
+    from index.paths import default_index_dir
+
+    return Path(args.index_dir) if args.index_dir else default_index_dir()
+
+
+def open_engine(args: argparse.Namespace):
+    """The Engine on --index-dir, built first when there is none (saying so on stderr)."""
+    from rag.engine import Engine
+
+    def announce(summary) -> None:
+        print(f"indexed {summary.documents} documents ({summary.chunks} chunks) before answering", file=sys.stderr)
+
+    return Engine.open(
+        index_dir_from(args), embedder=embedder_from(args), progress=sys.stderr.isatty(), on_build=announce
+    )
+
+
+def generator_from(args: argparse.Namespace):
+    """The generator --generator names (None for extractive); a missing option is a UsageError."""
+    from rag.generators import GenerationError, make_generator
+
+    try:
+        return make_generator(
+            args.generator,
+            model_path=args.model_path,
+            base_url=args.base_url,
+            llm_model=args.llm_model,
+            api_key_env=args.api_key_env,
+        )
+    except GenerationError as error:
+        raise UsageError(str(error)) from error
+
+
+def entailment_from(args: argparse.Namespace, generator):
+    """The yes/no judge of --llm-verify (the same model), or None."""
+    if not getattr(args, "llm_verify", False):
+        return None
+    if generator is None:
+        raise UsageError("--llm-verify needs --generator local or --generator openai")
+    from rag.entailment import LlmJudge
+
+    return LlmJudge(generator)
+
+
+def run_command(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace, prog: str = "rag") -> int:
+    """Run a subcommand; a RagError leaves as one line on stderr, never a traceback.
+
+    Exit codes: 2 for input that cannot be used (a bad question, flag or path), 1 for
+    anything else that went wrong, 141 when the reader of stdout went away, 130 on Ctrl-C.
+    """
+    try:
+        return handler(args)
+    except (InvalidQuestionError, NothingToIndexError, UsageError) as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader went away (`rag ask ... | head -1`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail again
+        return 141
+    except RagError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,50 @@
+"""`rag chat`: the web chat."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from index.errors import UsageError
+from rag.options import add_generator_options, add_index_options, entailment_from, generator_from, open_engine
+
+NAME = "chat"
+HELP = "start the web chat"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    add_index_options(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--auth", default=None, help="require a login, as user:password (or set RAG_AUTH)")
+    parser.add_argument("--share", action="store_true", help="also create a public gradio.live link")
+    parser.add_argument("--feedback-log", type=Path, default=None, help="where thumbs up/down are appended (JSONL)")
+    add_generator_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ui.web import serve
+
+    auth = args.auth or os.environ.get("RAG_AUTH")
+    if auth and ":" not in auth:
+        raise UsageError("--auth must look like user:password")
+    generator = generator_from(args)  # a missing --model-path or --base-url fails before anything loads
+    entailment = entailment_from(args, generator)
+    engine = open_engine(args)
+    load = getattr(generator, "load", None)
+    if callable(load):  # a local model: load it now, so a bad file fails here and not at the first question
+        print(f"loading {generator.name}...", file=sys.stderr, flush=True)
+        load()
+    serve(
+        engine,
+        host=args.host,
+        port=args.port,
+        auth=auth,
+        share=args.share,
+        feedback_log=args.feedback_log,
+        generator=generator,
+        entailment=entailment,
+    )
+    return 0

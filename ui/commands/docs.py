@@ -1,0 +1,40 @@
+"""`rag docs`: the indexed documents and their ids."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rag.options import add_index_options, index_dir_from
+from ui.terminal import terminal_safe
+
+NAME = "docs"
+HELP = "list the indexed documents"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    add_index_options(parser)
+    parser.add_argument("--json", action="store_true", help="print a JSON list: doc_id, title, authors, date, chunks")
+
+
+def run(args: argparse.Namespace) -> int:
+    from index.store import read_index
+
+    data = read_index(index_dir_from(args))
+    rows = [
+        {
+            "doc_id": d.id,
+            "title": d.title,
+            "authors": list(d.authors),
+            "date": d.date,
+            "chunks": data.manifest.documents[d.id]["chunks"],
+        }
+        for d in data.documents.values()
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        for row in rows:
+            fields = [row["doc_id"], row["title"], ", ".join(row["authors"]), row["date"] or ""]
+            print("\t".join(terminal_safe(str(field)) for field in fields))
+    return 0

@@ -1,0 +1,91 @@
+"""`rag index`: build or update the index from files and folders."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from index.errors import RagError
+from rag.options import add_index_options, embedder_from, index_dir_from
+
+NAME = "index"
+HELP = "build or update the index (only new or changed files are embedded)"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="files or folders (default: the last indexed sources, else the shipped corpus/)",
+    )
+    add_index_options(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON summary object")
+    parser.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything again")
+    parser.add_argument(
+        "--vector-index",
+        choices=["auto", "flat", "hnsw"],
+        default="auto",
+        help="FAISS index type (auto: flat up to 50,000 chunks, HNSW above)",
+    )
+    parser.add_argument("--chunk-size", type=int, default=None, help="chunk size in model tokens (default 128)")
+
+
+def print_summary(summary, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary.to_json()))
+        return
+    print(
+        f"indexed {summary.documents} documents, {summary.chunks} chunks "
+        f"({summary.embedded} embedded, {summary.removed} removed) in {summary.seconds:.1f}s"
+    )
+    for path, reason in summary.skipped:
+        print(f"  skipped {path}: {reason}")
+
+
+def _dropped_sources_note(earlier: list[Path], paths: list[Path], removed: int) -> str | None:
+    """When the paths given leave out earlier sources: what was dropped, and the command that keeps both."""
+    dropped = [str(p) for p in earlier if p.resolve() not in {Path(q).resolve() for q in paths}]
+    if not dropped or not removed:
+        return None
+    sources = "these sources, indexed before, are" if len(dropped) > 1 else "this source, indexed before, is"
+    documents = "1 document" if removed == 1 else f"{removed} documents"
+    keep = " ".join(shlex.quote(p) for p in [*dropped, *(str(q) for q in paths)])
+    return (
+        f"note: the index now holds only the paths given; {sources} no longer read: {', '.join(dropped)} "
+        f"({documents} removed). To keep them, name every source: rag index {keep}"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from index.builder import DEFAULT_CHUNK_SIZE, build_index
+    from index.paths import DEFAULT_CORPUS
+    from index.store import read_manifest
+
+    index_dir = index_dir_from(args)
+    paths = list(args.paths)
+    try:
+        manifest = read_manifest(index_dir)
+    except RagError:
+        manifest = None
+    earlier = [Path(p) for p in manifest.sources] if manifest else []
+    if not paths:
+        paths = earlier or [DEFAULT_CORPUS]
+    summary = build_index(
+        paths,
+        index_dir,
+        embedder_from(args),
+        chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
+        vector_index=args.vector_index,
+        rebuild=args.rebuild,
+        progress=(not args.json and sys.stderr.isatty()) or os.environ.get("RAG_PROGRESS") == "1",
+    )
+    print_summary(summary, args.json)
+    note = _dropped_sources_note(earlier, paths, summary.removed)
+    if note:
+        print(note, file=sys.stderr)
+    return 0
