@@ -296,3 +296,17 @@ def test_huge_question_shows_an_error_and_the_app_keeps_working(page) -> None:
     screenshot(page, "error")
     answer = ask(page, "Who was sent to Geneva to negotiate?")
     assert answer.locator(".rag-source").count() >= 1
+
+
+def test_lone_surrogates_and_control_characters_never_break_the_chat(page) -> None:
+    # The browser itself sends the lone surrogate as U+FFFD (tests/test_web_dirty_text.py posts the raw
+    # escape); the bell and escape characters reach the server and must not reach the page.
+    dirty = "Who was sent \ud800to Geneva\x07 to negotiate?\x1b"
+    answer = ask(page, dirty)
+    assert "Rubio" in answer.locator(".rag-answer-text").inner_text()
+    shown = page.locator("#rag-chat .rag-question").last.inner_text()
+    assert shown == "Who was sent \ufffdto Geneva to negotiate?"
+    follow_up = ask(page, "Who did he meet there?")  # the cleaned turn is the history now
+    assert "Zelensky" in follow_up.locator(".rag-answer-text").inner_text()
+    assert page.locator("#rag-chat .rag-error").count() == 0
+    assert "Traceback" not in page.content() and "Error" not in page.locator(".toast-wrap").all_inner_texts()
