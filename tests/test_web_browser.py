@@ -228,6 +228,12 @@ def test_unsupported_upload_gets_a_clear_message(page, tmp_path: Path) -> None:
     empty.write_text("   \n\n  ", encoding="utf-8")
     status = upload(page, empty)
     assert "empty.txt: no text in file" in status  # the loader's own reason
+    wordy = tmp_path / "wordy.txt"
+    wordy.write_text("Wordy notes\n\n" + "The heron waded. " * 60_000, encoding="utf-8")  # 1,020,013 characters
+    status = upload(page, wordy)
+    assert "Nothing was added" in status
+    assert "wordy.txt: its text is 1,020,013 characters; an upload may hold at most 1,000,000" in status
+    assert "index large files from the command line: rag index PATH" in status
     big = tmp_path / "big.txt"
     with open(big, "wb") as handle:  # sparse: nothing near 50 MB is written
         os.truncate(handle.fileno(), MAX_FILE_BYTES + 1)
