@@ -36,7 +36,9 @@ its `[n]` markers stripped):
 
 The quote is the supporting sentence, widened to include a neighbour when some
 of the statement's words are only there (so the quote shows what supports it).
-Citations are renumbered by first use and checked with `verify_citation`.
+Citations are renumbered by first use and checked with `verify_citation`
+(`rag.compose.cite`). A quote is the sentence as the model was shown it (or as
+the evidence scored it), so a document that changed since fails the check.
 
 A model sentence saying the documents don't answer is a refusal, not a claim:
 when nothing else is said the whole answer is a refusal.
@@ -54,7 +56,7 @@ from index.sentences import split_sentences
 from index.text import normalize, tokenize
 from index.text import numbers as figures
 from index.types import Document
-from rag.compose import verify_citation
+from rag.compose import cite
 from rag.evidence import Evidence
 from rag.markers import LEADING_MARKERS, MARKER_GROUP, marker_numbers
 from rag.prompting import Prompt, addresses_model, looks_like_instruction, neighbours
@@ -122,6 +124,7 @@ class _Unit:
     end: int
     prev: tuple[int, int] | None
     next: tuple[int, int] | None
+    read: str  # the sentence as the model was shown it, or as the evidence scored it
 
 
 def is_refusal(sentence: str) -> bool:
@@ -168,9 +171,9 @@ class _Documents:
             self._spans[doc_id] = split_sentences(self.documents[doc_id].text)
         return self._spans[doc_id]
 
-    def unit(self, doc_id: str, start: int, end: int) -> _Unit:
+    def unit(self, doc_id: str, start: int, end: int, read: str) -> _Unit:
         before, after = neighbours(self.documents[doc_id].text, self.spans(doc_id), start)
-        return _Unit(doc_id, start, end, before, after)
+        return _Unit(doc_id, start, end, before, after, read)
 
     def text(self, doc_id: str, span: tuple[int, int] | None) -> str:
         return self.documents[doc_id].text[span[0] : span[1]] if span else ""
@@ -263,21 +266,22 @@ def _candidates(
     seen: set[_Key] = set()
     units: list[_Unit] = []
 
-    def add(doc_id: str, start: int, end: int) -> None:
+    def add(doc_id: str, start: int, end: int, read: str) -> None:
         if doc_id not in docs.documents or looks_like_instruction(docs.text(doc_id, (start, end))):
             return  # a prompt injection is never support (rag.prompting)
         if addresses_model(docs.documents[doc_id].text, start, end):
             return  # nor is any sentence of a passage that addresses the model: not even a claim it quotes
         if (doc_id, start, end) not in seen:
             seen.add((doc_id, start, end))
-            units.append(docs.unit(doc_id, start, end))
+            units.append(docs.unit(doc_id, start, end, read))
 
     for item in prompt.items:
         for start, end in docs.spans(item.evidence.doc_id):
             if item.start <= start < item.end:
-                add(item.evidence.doc_id, start, end)
+                add(item.evidence.doc_id, start, end, item.text[start - item.start : end - item.start])
     for candidate in evidence[: settings.max_candidates]:
-        add(candidate.sentence.doc_id, candidate.sentence.start, candidate.sentence.end)
+        sentence = candidate.sentence
+        add(sentence.doc_id, sentence.start, sentence.end, sentence.text)
     return units
 
 
@@ -410,23 +414,20 @@ class _Citer:
         self._numbers: dict[_Key, int] = {}
 
     def cite(self, match: _Match) -> list[int]:
-        """The citation numbers of the match's quotes; a quote that fails `verify_citation` is left out."""
+        """The citation numbers of the match's quotes; a quote that fails `verify_citation` is left out.
+
+        The quote is the sentence as the model was shown it (or as the evidence scored it), with any
+        neighbour it was widened to cut from the document: if the document changed since, it no
+        longer reads so at its offsets, and the check drops it.
+        """
         numbers = []
         for unit, (start, end) in zip(match.units, match.spans, strict=True):
             key = (unit.doc_id, start, end)
             if key not in self._numbers:
-                document = self.documents[unit.doc_id]
-                citation = Citation(
-                    n=len(self.citations) + 1,
-                    doc_id=unit.doc_id,
-                    title=document.title,
-                    quote=document.text[start:end],
-                    start=start,
-                    end=end,
-                    page=document.page_at(start),
-                    score=match.support,
-                )
-                if not verify_citation(citation, self.documents):
+                text = self.documents[unit.doc_id].text
+                quote = text[start : unit.start] + unit.read + text[unit.end : end]
+                citation = cite(len(self.citations) + 1, unit.doc_id, start, end, match.support, self.documents, quote)
+                if citation is None:
                     continue
                 self.citations.append(citation)
                 self._numbers[key] = citation.n
