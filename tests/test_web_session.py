@@ -147,6 +147,14 @@ def test_a_dirty_question_and_history_reach_neither_the_engine_nor_the_page(tmp_
     assert "\ufffd to Geneva" in (tmp_path / "feedback.jsonl").read_text(encoding="utf-8")
 
 
+def test_a_dirty_question_that_cannot_be_answered_goes_back_to_the_box_cleaned(tmp_path: Path) -> None:
+    engine = ScriptedEngine(InvalidQuestionError("the question is 3,000 characters long; ask in at most 2,000"))
+    handlers = Handlers(engine, FeedbackLog(tmp_path / "feedback.jsonl"))  # type: ignore[arg-type]
+    messages, box, session = handlers.respond(DIRTY, [], 5, None)
+    assert box == "Who went \ufffd to Geneva?[31m" and session[-1].error
+    orjson.dumps([messages, box])
+
+
 def test_a_dirty_question_to_the_api_comes_back_as_json(tmp_path: Path) -> None:
     class EchoEngine(ScriptedEngine):
         def ask(self, question: str, history=(), **options: object) -> Answer:

@@ -34,10 +34,10 @@ EMPTY_DOC = '<div class="rag-empty">Choose a document on the left to read it in 
 Session = list[chat.Exchange]
 
 
-def _box_after(exchange: chat.Exchange, question: str) -> str:
-    """What the question box holds after an answer: empty, or the question again when it could not be
-    answered (too long, say), so it can be corrected rather than typed again."""
-    return question if exchange.error else ""
+def _box_after(exchange: chat.Exchange) -> str:
+    """What the question box holds after an answer: empty, or the (cleaned) question again when it could
+    not be answered (too long, say), so it can be corrected rather than typed again."""
+    return exchange.question if exchange.error else ""
 
 
 def _example_text(event: gr.SelectData) -> str:
@@ -107,7 +107,7 @@ class Handlers:
             return gr.skip(), gr.skip(), gr.skip()
         exchange = chat.ask(self.engine, question, exchanges, int(k), doc_ids)
         exchanges = [*exchanges, exchange]
-        return chat.messages(exchanges), _box_after(exchange, question), exchanges
+        return chat.messages(exchanges), _box_after(exchange), exchanges
 
     def respond_example(self, exchanges: Session, k: float, doc_ids: list[str] | None, event: gr.SelectData) -> tuple:
         """Answer the example question that was clicked, like a typed one."""
@@ -131,7 +131,7 @@ class Handlers:
                 yield chat.messages([*exchanges, exchange]), "", gr.skip()
             else:
                 exchanges = [*exchanges, exchange]
-                yield chat.messages(exchanges), _box_after(exchange, question), exchanges
+                yield chat.messages(exchanges), _box_after(exchange), exchanges
 
     def respond_generated_example(
         self, exchanges: Session, k: float, doc_ids: list[str] | None, mode: str, event: gr.SelectData
