@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +39,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--questions", type=Path, help='JSONL file of {"id", "question"[, "history"]} lines, answered in one process'
     )
     parser.add_argument("--json", action="store_true", help="print the answer object as JSON (one line per question)")
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("RAG_SERVER") or None,
+        metavar="URL",
+        help="ask a running `rag serve` at URL instead of loading the model here (or set RAG_SERVER); "
+        "its key, if any, from $RAG_API_KEY",
+    )
     add_generator_options(parser)
 
 
@@ -89,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         from rag.questions import clean_question
 
         clean_question(args.question)  # fail on bad input before loading the model
+    if args.server:
+        return _ask_server(args, history)
     generator = generator_from(args)
     entailment = entailment_from(args, generator)
     engine = open_engine(args)
@@ -104,6 +114,24 @@ def run(args: argparse.Namespace) -> int:
     if generator is not None:
         print(file=sys.stderr)
     print(_show(answer, args.json))
+    return 0
+
+
+def _ask_server(args: argparse.Namespace, history: list) -> int:
+    """The same output, answered by a running `rag serve` (no model loaded here)."""
+    import httpx
+
+    from ui.client import ask_server
+
+    with httpx.Client() as client:
+
+        def answer_one(question, history, **options):
+            generator = None if args.generator == "extractive" else args.generator
+            return ask_server(args.server, question, history, generator=generator, client=client, **options)
+
+        if args.questions:
+            return _ask_many(answer_one, args)
+        print(_show(answer_one(args.question, history, k=args.k, doc_ids=args.doc or None), args.json))
     return 0
 
 

@@ -1,0 +1,71 @@
+"""`rag serve`: the HTTP API (answers, search, documents, OpenAI chat completions, MCP at /mcp)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from index.errors import UsageError
+from rag.options import add_generator_options, add_index_options, entailment_from, generator_from, open_engine
+
+NAME = "serve"
+HELP = "serve the HTTP API (OpenAI-compatible chat, MCP at /mcp)"
+DESCRIPTION = (
+    "One process answers over HTTP with the model and index loaded once: POST /v1/ask, GET /v1/search, "
+    "/v1/documents, POST /v1/chat/completions (OpenAI format), /mcp (MCP, streamable HTTP). API docs at /docs."
+)
+KEY_ENV = "RAG_API_KEY"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    add_index_options(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    # (--api-key-env is the language model's key, from the generator options below)
+    parser.add_argument(
+        "--server-key-env",
+        default=KEY_ENV,
+        metavar="VAR",
+        help=f"environment variable holding the key clients must send as 'Authorization: Bearer KEY' (default "
+        f"{KEY_ENV}); required when --host is not a loopback address, always checked when set",
+    )
+    add_generator_options(parser)
+
+
+def api_key(args: argparse.Namespace) -> str | None:
+    """The server's API key, or None; a UsageError when a non-loopback host has none."""
+    from ui.server import is_loopback
+
+    key = os.environ.get(args.server_key_env, "").strip() or None
+    if key is None and not is_loopback(args.host):
+        raise UsageError(
+            f"refusing to serve on {args.host} without an API key: anyone who can reach it could read and "
+            f"delete documents. Set ${args.server_key_env} to a secret (clients send it as "
+            "'Authorization: Bearer <key>'), or serve on 127.0.0.1"
+        )
+    return key
+
+
+def run(args: argparse.Namespace) -> int:
+    key = api_key(args)  # before anything loads
+    generator = generator_from(args)
+    entailment = entailment_from(args, generator)
+    from ui.server import serve
+    from ui.server_core import Service
+
+    engine = open_engine(args)
+    load = getattr(generator, "load", None)
+    if callable(load):  # a local model: load it now, so a bad file fails here and not at the first question
+        print(f"loading {generator.name}...", file=sys.stderr, flush=True)
+        load()
+    service = Service(engine, generator, entailment, generator_kind=args.generator)
+    where = f"http://{args.host}:{args.port}"
+    print(
+        f"rag serve: {len(engine.data.documents)} documents; {where}/v1 (API docs {where}/docs, MCP {where}/mcp)"
+        + ("; API key required" if key else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    serve(service, host=args.host, port=args.port, api_key=key)
+    return 0
