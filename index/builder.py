@@ -143,14 +143,14 @@ def build_index(
         previous = _previous(index_dir, embedder.name, chunker, rebuild)
         if documents is None:
             report = load_documents(paths, follow_links=follow_links)
-            documents, skipped = list(report.documents), report.skipped
+            documents, skipped, unreadable = list(report.documents), report.skipped, report.unreadable
         else:
-            documents, skipped = list(documents), []
+            documents, skipped, unreadable = list(documents), [], frozenset()
 
-        # Keep the indexed version of a file that exists but could not be read now.
+        # Keep the indexed version of a file that exists but could not be read now. A path left out
+        # when discovering (a symlink out of the folders, a broken link) is not kept: it is no source.
         old_docs = previous.documents if previous else {}
         loaded_ids = {d.id for d in documents}
-        unreadable = {path for path, _ in skipped}
         for doc in old_docs.values():
             if doc.id not in loaded_ids and doc.path in unreadable:
                 documents.append(doc)

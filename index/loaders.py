@@ -48,6 +48,10 @@ _SHOWN_FIELDS = ("title", "authors", "author", "date", "url", "publisher", "sour
 class LoadReport:
     documents: list[Document]
     skipped: list[tuple[str, str]]  # (path, reason)
+    # The skipped paths that are files which failed to load (as opposed to paths left out when
+    # discovering: symlinks out, loops, broken links, FIFOs, missing paths). A build keeps the indexed
+    # version of these only: the others are not part of the sources any more.
+    unreadable: frozenset[str] = frozenset()
 
 
 def _ignore_patterns(root: Path) -> list[str]:
@@ -82,10 +86,17 @@ def _stat(path: Path) -> tuple[os.stat_result | None, str | None]:
         if error.errno == errno.ELOOP:
             return None, "symlink loop: the link never reaches a file"
         if error.errno == errno.ENOENT and path.is_symlink():
-            return None, f"broken symlink: its target {os.readlink(path)} does not exist"
+            return None, f"broken symlink: its target {_link_text(path)} does not exist"
         if error.errno == errno.ENOENT:
             return None, "no such file or folder"
         return None, f"cannot read: {error.strerror or error}"
+
+
+def _link_text(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:  # replaced since the stat
+        return "(unknown)"
 
 
 def _inside(target: Path, allowed: list[Path]) -> bool:
@@ -277,6 +288,7 @@ def load_documents(paths: Iterable[Path], *, follow_links: bool = False) -> Load
     files, skipped = discover_files(paths, follow_links=follow_links)
     documents: list[Document] = []
     seen: dict[str, str] = {}
+    unreadable: set[str] = set()
     for path, root in files:
         doc_id = document_id(path, root)
         if doc_id in seen:
@@ -287,7 +299,8 @@ def load_documents(paths: Iterable[Path], *, follow_links: bool = False) -> Load
             seen[doc_id] = str(path)
         except DocumentLoadError as error:
             skipped.append((str(path), str(error)))
-    return LoadReport(documents, skipped)
+            unreadable.add(str(path))
+    return LoadReport(documents, skipped, frozenset(unreadable))
 
 
 def _looks_like_utf16(data: bytes) -> bool:

@@ -282,3 +282,20 @@ def test_rag_index_json_lists_every_hostile_file_with_its_reason(tmp_path: Path,
     skipped = {Path(item["path"]).name: item["reason"] for item in result["skipped"]}
     indexed = {Path(d.path).name for d in read_index(index_dir).documents.values()}
     _assert_outcomes(expected, indexed, skipped)
+
+
+def test_a_file_indexed_through_a_followed_link_leaves_when_links_are_not_followed(tmp_path: Path):
+    # A file that fails to load keeps its indexed version; a link no longer followed is no source at all.
+    corpus, outside, index_dir = tmp_path / "corpus", tmp_path / "outside", tmp_path / "index"
+    corpus.mkdir()
+    outside.mkdir()
+    (corpus / "inside.txt").write_text("Inside text about Geneva.")
+    (outside / "secret.txt").write_text("A secret outside the corpus.")
+    (corpus / "secret.txt").symlink_to(outside / "secret.txt")
+    embedder = CountingEmbedder()
+    build_index([corpus], index_dir, embedder, follow_links=True)
+    assert sorted(read_index(index_dir).documents) == ["inside", "secret"]
+
+    summary = build_index([corpus], index_dir, embedder)
+    assert summary.removed == 1 and summary.skipped == [(str(corpus / "secret.txt"), OUTSIDE_LINK_REASON)]
+    assert sorted(read_index(index_dir).documents) == ["inside"]
