@@ -257,14 +257,17 @@ def instruction_spans(text: str) -> tuple[Span, ...]:
     spans = paragraphs(text)
     flagged: set[int] = set()
     for i, (start, end) in enumerate(spans):
-        paragraph = normalize(text[start:end])
-        override = _OVERRIDE_RE.search(paragraph)
-        if not (override or _ADDRESS_RE.search(paragraph)):
+        paragraph = text[start:end]
+        # The paragraph as a whole (a pattern across its sentences) and each sentence (a command at the
+        # start of a line, after a heading).
+        pieces = [normalize(paragraph)] + [normalize(paragraph[s:e]) for s, e in split_sentences(paragraph)]
+        override = any(_OVERRIDE_RE.search(piece) for piece in pieces)
+        if not (override or any(_ADDRESS_RE.search(piece) for piece in pieces)):
             continue
         flagged.add(i)
-        if i + 1 < len(spans) and (not override or _POINTS_FORWARD.search(paragraph)):
+        if i + 1 < len(spans) and (not override or _POINTS_FORWARD.search(pieces[0])):
             flagged.add(i + 1)
-        if i > 0 and _POINTS_BACK.search(paragraph):
+        if i > 0 and _POINTS_BACK.search(pieces[0]):
             flagged.add(i - 1)
     return tuple(spans[i] for i in sorted(flagged))
 
