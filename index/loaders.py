@@ -183,6 +183,7 @@ def discover_files(
         if info is None:
             walk.skip(root, reason or "cannot read")
         elif stat.S_ISDIR(info.st_mode):
+            walk.walked = set()  # against cycles within one root; overlapping roots are read as before
             walk.folder(root, root, _ignore_patterns(root))
         elif stat.S_ISREG(info.st_mode):
             walk.found.append((root, root.parent))

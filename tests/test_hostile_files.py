@@ -299,3 +299,11 @@ def test_a_file_indexed_through_a_followed_link_leaves_when_links_are_not_follow
     summary = build_index([corpus], index_dir, embedder)
     assert summary.removed == 1 and summary.skipped == [(str(corpus / "secret.txt"), OUTSIDE_LINK_REASON)]
     assert sorted(read_index(index_dir).documents) == ["inside"]
+
+
+def test_a_folder_given_inside_another_is_not_taken_for_a_symlink_loop(tmp_path: Path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_text("A note.")
+    found, skipped = discover_files([tmp_path, tmp_path / "sub"])
+    assert [(path.name, root) for path, root in found] == [("a.txt", tmp_path), ("a.txt", tmp_path / "sub")]
+    assert skipped == []
