@@ -83,7 +83,7 @@ def history(exchanges: Sequence[Exchange]) -> list[Turn]:
     """The earlier answered turns, as the engine wants them (answer text, not HTML)."""
     turns: list[Turn] = []
     for exchange in exchanges:
-        if exchange.answer is not None:  # a session from before the question was cleaned is cleaned here too
+        if exchange.answer is not None:  # cleaned again: an Exchange may be made outside `ask` (a test, a script)
             turns.append(Turn("user", clean_text(exchange.question)))
             turns.append(Turn("assistant", clean_text(exchange.answer.answer)))
     return turns
