@@ -12,10 +12,14 @@ in worker threads, so the engine's blocking calls do not stall the transport.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
+from index.errors import RagError
 from rag.questions import MAX_K
 from rag.types import Turn
 from ui.server_core import Service
@@ -30,10 +34,24 @@ INSTRUCTIONS = (
 )
 
 
+def _tool_errors(fn: Callable) -> Callable:
+    """A RagError (an empty question, an unknown document) reaches the client as a tool error with its message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RagError as error:
+            raise ToolError(str(error)) from error
+
+    return wrapper
+
+
 def build_mcp(service: Service) -> MCPServer:
     server = MCPServer("grounded-rag", instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool()
+    @_tool_errors
     def ask(
         question: str,
         history: list[TurnIn] | None = None,
@@ -54,16 +72,19 @@ def build_mcp(service: Service) -> MCPServer:
         return service.answer(question, turns, k=k, doc_ids=doc_ids, mode=mode).to_json()
 
     @server.tool()
+    @_tool_errors
     def search(query: str, k: int = 5, doc_ids: list[str] | None = None) -> dict[str, Any]:
         """Search the documents: the k best passages (1-50) with scores and character offsets, no answer."""
         return {"query": query, "passages": service.search(query, max(1, min(k, MAX_K)), doc_ids)}
 
     @server.tool()
+    @_tool_errors
     def list_documents() -> dict[str, Any]:
         """The indexed documents: doc_id, title, authors, date, format, characters, whether uploaded."""
         return {"documents": service.documents()}
 
     @server.tool()
+    @_tool_errors
     def get_document(doc_id: str, start: int = 0, end: int | None = None) -> dict[str, Any]:
         """The text of a document between two character offsets (clamped to the document).
 
