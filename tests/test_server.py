@@ -366,3 +366,37 @@ def test_mcp_over_streamable_http(url, service):
     assert tools == {"ask", "search", "list_documents", "get_document"}
     assert not answer.is_error
     assert_verbatim(answer.structured_content["citations"], service.engine.data.documents)
+
+
+# -- rag ask --server ----------------------------------------------------------
+
+
+def _rag(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "ui.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=120)
+
+
+def test_rag_ask_server_prints_what_local_rag_ask_prints(url, service, tmp_path):
+    from ui.terminal import format_answer
+
+    question = QUESTIONS[0]
+    result = _rag("ask", "--server", url, "--json", question)
+    assert result.returncode == 0, result.stderr
+    assert without_timings(json.loads(result.stdout)) == without_timings(service.engine.ask(question).to_json())
+
+    env = {**os.environ, "RAG_SERVER": url}
+    readable = _rag("ask", question, env=env)
+    assert readable.returncode == 0 and readable.stdout.rstrip("\n") == format_answer(service.engine.ask(question))
+
+    lines = tmp_path / "questions.jsonl"
+    lines.write_text(json.dumps({"id": 7, "question": QUESTIONS[1]}) + "\n{bad json\n", encoding="utf-8")
+    many = _rag("ask", "--server", url, "--questions", str(lines), "--json")
+    assert many.returncode == 2 and json.loads(many.stdout)["id"] == 7 and ":2: skipped" in many.stderr
+
+
+def test_rag_ask_server_errors(url, tmp_path):
+    unreachable = _rag("ask", "--server", "http://127.0.0.1:9", "Who was sent to Geneva?")
+    assert unreachable.returncode == 1 and "cannot reach the rag server at http://127.0.0.1:9" in unreachable.stderr
+    refused = _rag("ask", "--server", url, "--doc", "no-such-doc", "Who was sent?")
+    assert refused.returncode == 2 and "no-such-doc" in refused.stderr
+    assert "Traceback" not in unreachable.stderr + refused.stderr
