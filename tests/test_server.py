@@ -400,3 +400,48 @@ def test_rag_ask_server_errors(url, tmp_path):
     refused = _rag("ask", "--server", url, "--doc", "no-such-doc", "Who was sent?")
     assert refused.returncode == 2 and "no-such-doc" in refused.stderr
     assert "Traceback" not in unreachable.stderr + refused.stderr
+
+
+# -- a configured language model (scripted: no model needed) ---------------------
+
+
+class ScriptedGenerator:
+    """Always writes the same sentence with a passage marker, a few characters at a time."""
+
+    name = "openai:scripted"
+    reply = "Marco Rubio was dispatched to Geneva to negotiate with President Zelensky and European leaders [1]."
+
+    def stream(self, messages):
+        for i in range(0, len(self.reply), 4):
+            yield self.reply[i : i + 4]
+
+
+@pytest.fixture(scope="module")
+def model_url(service):
+    with_model = Service(service.engine, ScriptedGenerator(), generator_kind="openai")
+    with running(build_app(with_model, mcp=False)) as base:
+        yield base
+
+
+def test_generator_modes(model_url, service):
+    from openai import OpenAI
+
+    with httpx.Client(base_url=model_url, timeout=120) as client:
+        models = [m["id"] for m in client.get("/v1/models").json()["data"]]
+        assert models == ["grounded-extractive", "grounded-openai"]
+        generated = client.post("/v1/ask", json={"question": QUESTIONS[0], "generator": "openai"}).json()
+        assert generated["generation"]["generator"] == "openai:scripted" and "Rubio" in generated["answer"]
+        assert_verbatim(generated["citations"], service.engine.data.documents)
+        extractive = client.post("/v1/ask", json={"question": QUESTIONS[0]}).json()
+        assert "generation" not in extractive
+        local = client.post("/v1/ask", json={"question": QUESTIONS[0], "generator": "local"})
+        assert local.status_code == 400 and "no 'local' model" in local.json()["error"]["message"]
+
+    chat = OpenAI(base_url=f"{model_url}/v1", api_key="unused")
+    messages = [{"role": "user", "content": QUESTIONS[0]}]
+    reply = chat.chat.completions.create(model="grounded-openai", messages=messages).choices[0].message
+    assert "[1]" in reply.content and reply.model_extra["citations"]
+    assert_verbatim(reply.model_extra["citations"], service.engine.data.documents)
+    chunks = list(chat.chat.completions.create(model="grounded-openai", messages=messages, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == reply.content
+    assert chunks[-1].choices[0].delta.model_extra["citations"] == reply.model_extra["citations"]
