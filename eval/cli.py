@@ -112,6 +112,8 @@ def run(
     if args.benchmark:
         return _benchmark(args)
     items = load_set(args.set or DEFAULT_SET)
+    if getattr(args, "split", None):
+        items = select_items(items, split=args.split)
     if generator is not None:
         load = getattr(generator, "load", None)
         if load:

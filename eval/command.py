@@ -22,6 +22,9 @@ DESCRIPTION = (
 def register(parser: argparse.ArgumentParser) -> None:
     add_index_options(parser)
     parser.add_argument("--set", type=Path, default=None, help="eval set JSONL (default: eval/sets/default.jsonl)")
+    parser.add_argument(
+        "--split", choices=["dev", "heldout"], default=None, help="only the questions of this split of the set"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: eval/reports/)")
     parser.add_argument("--thresholds", type=Path, default=None, help="gate config (default: eval/thresholds.json)")

@@ -10,14 +10,16 @@ shows, refusal text and timings included.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from index.store import IndexData
-from rag.compose import REFUSAL, ComposeSettings, choose_evidence, compose
+from index.types import Document
+from rag.compose import BELOW_THRESHOLD, REFUSAL, ComposeSettings, blocking_reason, choose_evidence, compose
 from rag.evidence import Evidence
+from rag.shapes import choose_sides
 from rag.signals import QuestionSignals
 from rag.types import Answer, Citation, Generation, Passage
 
@@ -36,6 +38,9 @@ class FoundEvidence:
     similarity: np.ndarray | None  # cosine between the first evidence sentences (redundancy)
     signals: QuestionSignals
     retrieve_seconds: float
+    shape: str = "fact"  # rag.shapes.question_shape
+    sides: Mapping[str, list[Evidence]] = field(default_factory=dict)  # a comparison's evidence per document
+    summary: list[Evidence] = field(default_factory=list)  # a summary's sentences, in document order
 
     @property
     def support(self) -> float:
@@ -43,8 +48,27 @@ class FoundEvidence:
         return self.evidence[0].support if self.evidence else 0.0
 
     def choose(self, settings: ComposeSettings) -> tuple[list[Evidence], str | None]:
-        """The evidence sentences an answer quotes, or none and why; `rag.compose.choose_evidence`."""
+        """The evidence sentences an answer quotes, or none and why.
+
+        A summary quotes its representative sentences, a comparison the best sentence of each side
+        that has one (`rag.shapes`); a fact question its best evidence (`rag.compose.choose_evidence`).
+        """
+        blocked = blocking_reason(self.signals)
+        if blocked:
+            return [], blocked
+        if self.shape == "summary" and self.summary:
+            return list(self.summary), None
+        if self.shape == "comparison" and len(self.sides) >= 2:
+            chosen, _ = choose_sides(self.sides, settings.refuse_below)
+            return (chosen, None) if chosen else ([], BELOW_THRESHOLD)
         return choose_evidence(self.evidence, settings, self.similarity, self.signals)
+
+    def uncovered_sides(self, settings: ComposeSettings) -> list[str]:
+        """A comparison's documents with nothing on the question's topic (empty for other shapes)."""
+        if self.shape != "comparison" or len(self.sides) < 2:
+            return []
+        chosen, uncovered = choose_sides(self.sides, settings.refuse_below)
+        return uncovered if chosen else []
 
 
 @dataclass
@@ -93,10 +117,20 @@ def finish_answer(
     )
 
 
+def _not_covered(document: Document) -> str:
+    """The sentence a comparison adds for a side the documents don't cover (it quotes nothing)."""
+    if document.authors:
+        verb = "think" if len(document.authors) > 1 else "thinks"
+        return f"The documents don't say what {' and '.join(document.authors)} {verb} about this."
+    return f"The documents don't say what “{document.title}” says about this."
+
+
 def extractive_answer(found: FoundEvidence, settings: ComposeSettings, clock: Stopwatch, id: object = None) -> Answer:
     """The chosen evidence sentences themselves, each with its verified quote; or the refusal."""
     chosen, _ = found.choose(settings)
     clock.lap("select")
     text, citations = compose(chosen, found.data.documents)
+    if citations:
+        text = " ".join([text, *(_not_covered(found.data.documents[d]) for d in found.uncovered_sides(settings))])
     clock.lap("compose")
     return finish_answer(found, text, citations, clock, id=id)

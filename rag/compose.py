@@ -17,14 +17,16 @@ import numpy as np
 from index.text import mentions_quantity
 from index.types import Document
 from rag.evidence import Evidence
-from rag.signals import QuestionSignals
+from rag.signals import QuestionSignals, states_time
 from rag.types import Citation
 
 __all__ = [
     "BELOW_THRESHOLD",
     "NO_NUMBER",
+    "NO_TIME",
     "REFUSAL",
     "ComposeSettings",
+    "blocking_reason",
     "choose_evidence",
     "cite",
     "compose",
@@ -45,6 +47,7 @@ class ComposeSettings:
 
 BELOW_THRESHOLD = "evidence below the refusal threshold"
 NO_NUMBER = "the question asks how many, and no chosen sentence states a number"
+NO_TIME = "the question asks when, and no chosen sentence states a time"
 
 
 def choose_evidence(
@@ -64,14 +67,27 @@ def choose_evidence(
     many and no chosen sentence states a number (`rag.signals`).
     """
     signals = signals or QuestionSignals()
-    if signals.unmatched_figures:
-        return [], f"the question's {', '.join(sorted(signals.unmatched_figures))} is in no passage"
+    blocked = blocking_reason(signals)
+    if blocked:
+        return [], blocked
     if not ranked or ranked[0].support < settings.refuse_below:
         return [], BELOW_THRESHOLD
     chosen = _choose(ranked, settings, similarity, signals.named_docs)
     if signals.asks_quantity and not any(mentions_quantity(e.sentence.text) for e in chosen):
         return [], NO_NUMBER
+    if signals.answer_type == "time" and not any(states_time(e.sentence.text) for e in chosen):
+        return [], NO_TIME
     return chosen, None
+
+
+def blocking_reason(signals: QuestionSignals) -> str | None:
+    """Why the question cannot be answered from these passages whatever they say, or None:
+    it pins a figure ("point 17", "in 1994") or names something ("Poland") that they never mention."""
+    if signals.unmatched_figures:
+        return f"the question's {', '.join(sorted(signals.unmatched_figures))} is in no passage"
+    if signals.unmatched_names:
+        return f"no passage that could answer mentions {', '.join(sorted(signals.unmatched_names))}"
+    return None
 
 
 def _choose(

@@ -27,11 +27,19 @@ from index.paths import default_index_dir
 from index.store import IndexData, read_index
 from rag.answering import FoundEvidence, Stopwatch, extractive_answer
 from rag.compose import ComposeSettings
-from rag.evidence import DocumentFrequencies, EvidenceSettings, Sentence, candidate_sentences, score_sentences
-from rag.followup import search_query
+from rag.evidence import (
+    DocumentFrequencies,
+    Evidence,
+    EvidenceSettings,
+    Sentence,
+    candidate_sentences,
+    score_sentences,
+)
+from rag.followup import prefer_new, resolve_follow_up
 from rag.questions import MAX_QUESTION_CHARS, clamp_k, clean_history, clean_question
-from rag.retriever import HybridRetriever, RetrievalSettings
-from rag.signals import document_name_words, read_signals
+from rag.retriever import HybridRetriever, RetrievalSettings, ScoredChunk
+from rag.shapes import comparison_sides, is_byline_or_bio, pick_summary, question_shape, summary_sentences
+from rag.signals import Vocabulary, document_name_words, named_documents, read_signals
 from rag.types import Answer, Turn
 
 __all__ = ["MAX_QUESTION_CHARS", "AnswerSettings", "Engine", "FoundEvidence", "clean_question", "document_name_words"]
@@ -57,6 +65,9 @@ class _Snapshot:
         self.retriever = HybridRetriever(data, settings.retrieval)
         self.frequencies = DocumentFrequencies([c.text for c in data.chunks])
         self.names = document_name_words(data)
+        self.vocabularies = {d.id: Vocabulary.of(d.text) for d in data.documents.values()}
+        self.titles = {d.id: d.title for d in data.documents.values()}
+        self.surnames = {d.id: [a.split()[-1].lower() for a in d.authors if a.split()] for d in data.documents.values()}
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
         self._vectors_lock = threading.Lock()
 
@@ -149,33 +160,68 @@ class Engine:
             unknown = sorted(set(doc_ids) - set(snapshot.data.documents))
             if unknown:
                 raise InvalidQuestionError(f"unknown document id(s): {', '.join(unknown)}; see `rag docs` for the ids")
-        query = search_query(question, history)
+        follow_up = resolve_follow_up(question, history, snapshot.data.documents, snapshot.names)
+        query = follow_up.query
+        named = named_documents(question, snapshot.names, snapshot.titles)
+        shape = question_shape(question, named)
+        scope = doc_ids or follow_up.focus or None
+        if shape == "summary" and not doc_ids and named:
+            scope = named  # "Summarize Stockton's article": that document's passages
         query_vector = self._embed([query])[0]
-        ranked = snapshot.retriever.rank(query, query_vector, doc_ids, limit=max(k, settings.pool) * 2)
+        ranked = snapshot.retriever.rank(query, query_vector, scope, limit=max(k, settings.pool) * 2)
         passages = snapshot.retriever.passages(ranked, k)
         retrieve_seconds = time.perf_counter() - started
 
         def vectors(sentences: Sequence[Sentence]) -> np.ndarray:
             return snapshot.sentence_vectors(sentences, self._embed)
 
-        candidates = candidate_sentences(snapshot.data, ranked[: max(k, settings.pool)])
-        evidence = score_sentences(
-            query,
-            query_vector,
-            candidates,
-            vectors,
-            snapshot.frequencies,
-            lambda doc_id: snapshot.names.get(doc_id, set()),
-            settings.evidence,
-        )
+        def evidence_in(chunks: Sequence[ScoredChunk]) -> list[Evidence]:
+            return score_sentences(
+                query,
+                query_vector,
+                candidate_sentences(snapshot.data, chunks),
+                vectors,
+                snapshot.frequencies,
+                lambda doc_id: snapshot.names.get(doc_id, set()),
+                settings.evidence,
+            )
+
+        evidence = evidence_in(ranked[: max(k, settings.pool)])
+        if follow_up.already_quoted:
+            evidence = prefer_new(evidence, follow_up.already_quoted, settings.compose.relative)
         # Redundancy is only ever checked among the first few candidates.
         top = evidence[: settings.compose.max_sentences * 4]
         similarity = None
         if len(top) > 1:
             top_vectors = vectors([e.sentence for e in top])
             similarity = top_vectors @ top_vectors.T
-        signals = read_signals(question, snapshot.names, evidence)
-        return FoundEvidence(snapshot.data, question, query, passages, evidence, similarity, signals, retrieve_seconds)
+        signals = read_signals(question, snapshot.names, evidence, snapshot.vocabularies, snapshot.titles)
+        sides: dict[str, list[Evidence]] = {}
+        if shape == "comparison":
+            for doc_id in comparison_sides(question, named, snapshot.names):
+                if not doc_ids or doc_id in doc_ids:
+                    side = snapshot.retriever.rank(query, query_vector, [doc_id], limit=settings.pool)
+                    surnames = snapshot.surnames.get(doc_id, ())
+                    sides[doc_id] = [e for e in evidence_in(side) if not is_byline_or_bio(e.sentence.text, surnames)]
+        summary: list[Evidence] = []
+        if shape == "summary":
+            targets = sorted(scope) if scope else list(dict.fromkeys(p.doc_id for p in passages))[:1]
+            sentences = summary_sentences(snapshot.data, targets, settings.evidence.min_words)
+            titles = dict(zip(targets, self._embed([snapshot.data.documents[d].title for d in targets]), strict=True))
+            summary = pick_summary(sentences, query_vector, titles, vectors, count=settings.compose.max_sentences + 1)
+        return FoundEvidence(
+            snapshot.data,
+            question,
+            query,
+            passages,
+            evidence,
+            similarity,
+            signals,
+            retrieve_seconds,
+            shape=shape,
+            sides=sides,
+            summary=summary,
+        )
 
     def ask(
         self,

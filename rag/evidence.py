@@ -38,7 +38,15 @@ from index.store import IndexData
 from index.text import normalize, tokenize
 from rag.retriever import ScoredChunk
 
-__all__ = ["DocumentFrequencies", "Evidence", "EvidenceSettings", "Sentence", "score_sentences"]
+__all__ = [
+    "DocumentFrequencies",
+    "Evidence",
+    "EvidenceSettings",
+    "Sentence",
+    "candidate_sentences",
+    "is_title_line",
+    "score_sentences",
+]
 
 
 @dataclass(frozen=True)
@@ -117,13 +125,17 @@ def candidate_sentences(data: IndexData, ranked: Sequence[ScoredChunk]) -> list[
                 order.append(key)
                 best[key] = hit.relative
     documents = data.documents
-    titles = {doc_id: _comparable(documents[doc_id].title) for doc_id, _, _ in order}
     candidates = []
     for doc_id, start, end in order:
         text = documents[doc_id].text[start:end]
-        if _comparable(text) != titles[doc_id] or _SENTENCE_END.search(text):
+        if not is_title_line(text, documents[doc_id].title):
             candidates.append((Sentence(doc_id, start, end, text), best[(doc_id, start, end)]))
     return candidates
+
+
+def is_title_line(text: str, title: str) -> bool:
+    """Whether a line is its document's own title, which names a topic and asserts nothing (see above)."""
+    return _comparable(text) == _comparable(title) and not _SENTENCE_END.search(text)
 
 
 # A line ending with a period asserts something even when it is the document's first line, which a

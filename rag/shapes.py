@@ -1,0 +1,170 @@
+"""Question shapes: a fact, a summary, a comparison; and how each picks its sentences.
+
+    shape = question_shape("Summarize Stockton's article")       # "summary"
+    sides = comparison_sides(question, named_docs, all_doc_ids)  # the documents a comparison sets side by side
+
+A fact question quotes its best evidence (`rag.compose.choose_evidence`). A
+summary quotes representative, non-redundant sentences of the named document
+(or of the documents the question's topic lives in), in document order, never
+a byline or an author's bio (`pick_summary`). A comparison quotes each side on
+the question's topic, and says which side the texts don't cover
+(`choose_sides`). The shape is read from the wording only (English), so the
+rules hold for any collection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+
+import numpy as np
+
+from index.store import IndexData
+from index.text import normalize
+from rag.evidence import Evidence, Sentence, is_title_line
+
+__all__ = [
+    "choose_sides",
+    "comparison_sides",
+    "is_byline_or_bio",
+    "pick_summary",
+    "question_shape",
+    "summary_sentences",
+]
+
+_SUMMARY = re.compile(
+    r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:summari[sz]e|sum up|recap|outline)\b"
+    r"|\b(?:give|write)\s+(?:me\s+)?(?:a|an)\s+(?:short\s+|brief\s+|quick\s+)?(?:summary|overview|gist)\b"
+    r"|\bwhat\s+(?:are|were)\s+(?:the\s+)?(?:[\w'’]+\s+)?(?:main|key|central|major|principal|chief)\s+"
+    r"(?:points?|arguments?|criticisms?|claims?|ideas?|themes?|provisions?|takeaways?|conclusions?|messages?|"
+    r"concerns?|objections?)\b"
+    r"|\bwhat\s+is\s+the\s+(?:main|central|key|overall)\s+(?:point|argument|thesis|message|idea|claim)\b"
+    r"|\bwhat\s+is\s+(?:the|this|that)\s+(?:article|piece|essay|text|document|paper)\s+about\b",
+    re.IGNORECASE,
+)
+_COMPARISON = re.compile(
+    r"\b(?:compare|comparison|contrast|differ|difference|differences|similar|similarity|alike|agree|disagree|"
+    r"versus|vs\.?)\b|\bhow\s+do\s+.+\s+and\s+.+\s+(?:see|view|describe|treat|judge|differ)\b",
+    re.IGNORECASE,
+)
+_ALL_DOCUMENTS = re.compile(
+    r"\b(?:all|each|every|both)\s+(?:of\s+the\s+)?(?:three|two|four|five)?\s*(?:articles|authors|texts|documents|"
+    r"pieces|essays|papers|sources)\b|\bthe\s+(?:two|three|four|five)\s+(?:articles|authors|texts|documents|pieces|"
+    r"essays|papers|sources)\b",
+    re.IGNORECASE,
+)
+_EMAIL_OR_URL = re.compile(r"\S+@\S+\.\w+|https?://|www\.")
+
+
+def question_shape(question: str, named_docs: Collection[str]) -> str:
+    """ "summary", "comparison" or "fact"."""
+    if _SUMMARY.search(question):
+        return "summary"
+    if len(named_docs) >= 2 or _ALL_DOCUMENTS.search(question) or (named_docs and _COMPARISON.search(question)):
+        return "comparison" if len(named_docs) >= 2 or _ALL_DOCUMENTS.search(question) else "fact"
+    return "fact"
+
+
+def comparison_sides(question: str, named_docs: Collection[str], names: Mapping[str, Collection[str]]) -> list[str]:
+    """The documents a comparison sets side by side, in the order the question names them
+    (every document when it asks about "the three articles")."""
+    if _ALL_DOCUMENTS.search(question) and len(named_docs) < 2:
+        return sorted(names)
+    lowered = normalize(question).lower()
+
+    def first_mention(doc_id: str) -> int:
+        positions = [lowered.find(token[:5]) for token in names.get(doc_id, ()) if lowered.find(token[:5]) >= 0]
+        return min(positions, default=len(lowered))
+
+    return sorted(named_docs, key=lambda doc_id: (first_mention(doc_id), doc_id))
+
+
+def is_byline_or_bio(text: str, surnames: Collection[str]) -> bool:
+    """A sentence about the document's own author (a byline, a bio, an address), not a point it makes.
+
+    Articles are written by their authors, not about them: their own names appear in the byline and
+    the bio, which a summary must never quote.
+    """
+    lowered = normalize(text).lower()
+    return bool(_EMAIL_OR_URL.search(text)) or any(re.search(rf"\b{re.escape(s)}\b", lowered) for s in surnames)
+
+
+def summary_sentences(data: IndexData, doc_ids: Sequence[str], min_words: int) -> list[Sentence]:
+    """Every sentence of the documents that a summary or a comparison may quote, in document order."""
+    wanted = set(doc_ids)
+    spans: dict[str, set[tuple[int, int]]] = {doc_id: set() for doc_id in doc_ids}
+    for chunk in data.chunks:
+        if chunk.doc_id in wanted:
+            spans[chunk.doc_id].update(chunk.sentences)
+    sentences = []
+    for doc_id in doc_ids:
+        document = data.documents[doc_id]
+        surnames = [author.split()[-1].lower() for author in document.authors if author.split()]  # as Engine
+        for start, end in sorted(spans[doc_id]):
+            text = document.text[start:end]
+            if len(text.split()) < min_words or is_title_line(text, document.title):
+                continue
+            if is_byline_or_bio(text, surnames):
+                continue
+            sentences.append(Sentence(doc_id, start, end, text))
+    return sentences
+
+
+def pick_summary(
+    sentences: Sequence[Sentence],
+    question_vector: np.ndarray,
+    title_vectors: Mapping[str, np.ndarray],
+    embed_sentences: Callable[[Sequence[Sentence]], np.ndarray],
+    count: int = 4,
+    diversity: float = 0.3,
+    weights: tuple[float, float, float] = (0.35, 0.35, 0.3),
+) -> list[Evidence]:
+    """Representative, non-redundant sentences, in document order.
+
+    A sentence is representative when it is close to its document's centre (the mean of
+    its sentence vectors) and to the question (which may narrow the summary to a topic:
+    "Summarize what X says about Moscow's tactics"); maximal marginal relevance then
+    skips sentences close to one already taken.
+    """
+    if not sentences:
+        return []
+    vectors = embed_sentences(sentences)
+    centres = {}
+    for doc_id in {s.doc_id for s in sentences}:
+        rows = [i for i, s in enumerate(sentences) if s.doc_id == doc_id]
+        centre = vectors[rows].mean(axis=0)
+        centres[doc_id] = centre / (np.linalg.norm(centre) or 1.0)
+    relevance = np.clip(vectors @ question_vector, 0.0, 1.0)
+    central = np.clip(np.array([float(vectors[i] @ centres[s.doc_id]) for i, s in enumerate(sentences)]), 0.0, 1.0)
+    # A title states what a piece argues ("... is the least bad option"): closeness to it is a classic
+    # signal of extractive summarization, beside closeness to the whole document and to the question.
+    titled = np.clip(np.array([float(vectors[i] @ title_vectors[s.doc_id]) for i, s in enumerate(sentences)]), 0, 1)
+    scores = weights[0] * relevance + weights[1] * central + weights[2] * titled
+    chosen: list[int] = []
+    while len(chosen) < min(count, len(sentences)):
+        best, best_value = -1, -np.inf
+        for i in range(len(sentences)):
+            if i in chosen:
+                continue
+            redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
+            value = (1 - diversity) * scores[i] - diversity * redundancy
+            if value > best_value:
+                best, best_value = i, value
+        chosen.append(best)
+    ordered = sorted(chosen, key=lambda i: (sentences[i].doc_id, sentences[i].start))
+    return [
+        Evidence(sentences[i], float(scores[i]), float(scores[i]), float(relevance[i]), 0.0, float(central[i]))
+        for i in ordered
+    ]
+
+
+def choose_sides(sides: Mapping[str, Sequence[Evidence]], refuse_below: float) -> tuple[list[Evidence], list[str]]:
+    """The best sentence of each side that clears the refusal threshold, in the sides' order,
+    and the sides (document ids) whose evidence does not."""
+    chosen, uncovered = [], []
+    for doc_id, ranked in sides.items():
+        if ranked and ranked[0].support >= refuse_below:
+            chosen.append(ranked[0])
+        else:
+            uncovered.append(doc_id)
+    return chosen, uncovered
