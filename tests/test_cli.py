@@ -259,3 +259,40 @@ def test_a_reader_that_stops_early_is_no_traceback(corpus_index: Path):
     process.stdout.close()  # like `| head -0`: nobody reads the answer
     _, errors = process.communicate(timeout=300)
     assert b"Traceback" not in errors and process.returncode == 141
+
+
+def test_index_follows_links_outside_the_folder_only_when_asked(tmp_path: Path):
+    corpus, outside = tmp_path / "docs", tmp_path / "elsewhere"
+    corpus.mkdir()
+    outside.mkdir()
+    (corpus / "inside.txt").write_text("The summit took place in Geneva. Rubio attended.")
+    (outside / "secret.txt").write_text("A private note that lives outside the indexed folder.")
+    (corpus / "link.txt").symlink_to(outside / "secret.txt")
+    plain = rag("index", str(corpus), "--json", index_dir=tmp_path / "idx")
+    assert plain.returncode == 0, plain.stderr
+    skipped = json.loads(plain.stdout)["skipped"]
+    assert [s["path"] for s in skipped] == [str(corpus / "link.txt")]
+    assert "--follow-links" in skipped[0]["reason"]
+    followed = rag("index", str(corpus), "--follow-links", "--json", index_dir=tmp_path / "idx")
+    assert followed.returncode == 0, followed.stderr
+    assert json.loads(followed.stdout)["documents"] == 2 and json.loads(followed.stdout)["skipped"] == []
+
+
+def test_a_questions_batch_answers_every_line_around_bad_history(corpus_index: Path, tmp_path: Path):
+    lines = [
+        json.dumps(
+            {
+                "id": 1,
+                "question": "Who said that?",
+                "history": [{"role": "user", "content": "\ud800 who went?"}, {"role": "assistant", "content": "x\x07"}],
+            }
+        ),
+        json.dumps({"id": 2, "question": "Who was sent to Geneva?"}),
+        '{"id": 3, "history": []}',
+    ]
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = rag("ask", "--questions", str(questions), "--json", index_dir=corpus_index)
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["id"] for a in answers] == [1, 2]  # a lone surrogate in history is cleaned, not a crash
+    assert result.returncode == 2 and "q.jsonl:3: skipped" in result.stderr and "Traceback" not in result.stderr

@@ -33,6 +33,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="FAISS index type (auto: flat up to 50,000 chunks, HNSW above)",
     )
     parser.add_argument("--chunk-size", type=int, default=None, help="chunk size in model tokens (default 128)")
+    parser.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="also index files that symbolic links point to outside the folders given (skipped by default)",
+    )
 
 
 def print_summary(summary, as_json: bool) -> None:
@@ -82,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
         vector_index=args.vector_index,
         rebuild=args.rebuild,
+        follow_links=args.follow_links,
         progress=(not args.json and sys.stderr.isatty()) or os.environ.get("RAG_PROGRESS") == "1",
     )
     print_summary(summary, args.json)
