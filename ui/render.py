@@ -21,12 +21,12 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from index.types import Document
+from rag.compose import REFUSAL
 from rag.markers import MARKER
 from rag.types import Answer, Citation, Passage, RemovedSentence
 
 __all__ = [
     "DRAFT_STAGES",
-    "REFUSAL_SENTENCE",
     "RELATED_HEADING",
     "answer_html",
     "document_html",
@@ -39,7 +39,6 @@ __all__ = [
     "paragraphs",
 ]
 
-REFUSAL_SENTENCE = "The documents don't answer this question."
 RELATED_HEADING = "Related passages (not an answer)"
 FIRST_QUOTE_ID = "rag-first-quote"  # the document view's first highlighted span (one document is shown)
 CONTEXT_CHARS = 600  # how much of the quote's paragraph a source card shows
@@ -273,7 +272,7 @@ def answer_html(
         )
         return (
             f'<div class="rag-answer rag-refused" id="answer-{answer_id}">'
-            f'<p class="rag-refusal">{REFUSAL_SENTENCE}</p>{_filter_note(searched, documents)}'
+            f'<p class="rag-refusal">{REFUSAL}</p>{_filter_note(searched, documents)}'
             f"{_generation_note(answer)}{block}{_timings(answer)}</div>"
         )
     cards = "".join(_source_card(c, documents.get(c.doc_id), answer_id) for c in answer.citations)
