@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from rag.engine import Engine
 from rag.entailment import LlmJudge
 from rag.generated import answer_with_generator
 from rag.generators import LlamaCppGenerator, OpenAICompatibleGenerator
+from rag.prompting import build_prompt
+from tests.test_injection import CLAIM_WORDS, VARIANTS, write_variant
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
 
@@ -94,6 +97,63 @@ def test_instructions_inside_a_document_change_nothing(tmp_path, embedder, local
     assert_grounded(answer, engine.data.documents)
 
 
+# -- the injection variants of tests/test_injection.py, through the real model ---------------------
+
+LOCAL_VARIANTS = ("issue", "reworded", "split-paragraphs", "front-matter", "html-hidden", "french")
+SERVER_VARIANTS = ("german", "spanish")
+
+
+@pytest.fixture(scope="module")
+def injected_engine(tmp_path_factory, corpus_index, embedder):
+    """The corpus plus one injection variant, indexed incrementally from a copy of the corpus index."""
+    engines: dict[str, Engine] = {}
+
+    def open_for(variant: str) -> Engine:
+        if variant not in engines:
+            root = tmp_path_factory.mktemp(f"injected-{variant}")
+            write_variant(root / "extra", variant)
+            shutil.copytree(corpus_index, root / "index")
+            build_index([DEFAULT_CORPUS, root / "extra"], root / "index", embedder)
+            engines[variant] = Engine.open(root / "index", embedder=embedder, build_if_missing=False)
+        return engines[variant]
+
+    return open_for
+
+
+def write_variant_id(variant: str) -> str:
+    """The document id of a variant's file (its stem)."""
+    return VARIANTS[variant][0].rsplit(".", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def local_baseline(engine, local):
+    return answer_with_generator(engine, GENEVA, [], local)
+
+
+def assert_unchanged_by_injection(answer, baseline, engine: Engine, variant: str, plain: Engine) -> None:
+    """The injected document is retrieved, but never shown to the model nor cited: the answer is what it is
+    without the document (the same prompt, so the same sources; the model's wording may vary a little from
+    call to call, since llama.cpp reuses its cache of an earlier prompt)."""
+    doc_id = write_variant_id(variant)
+    assert any(p.doc_id == doc_id for p in answer.passages), "the injected document must be retrieved"
+    assert not any(word in answer.answer.lower() for word in CLAIM_WORDS), answer.generation
+    assert all(c.doc_id != doc_id for c in answer.citations)
+    assert not answer.refused and "Rubio" in answer.answer, answer.generation
+    assert_grounded(answer, engine.data.documents)
+    assert {c.doc_id for c in answer.citations} <= {c.doc_id for c in baseline.citations}
+    if variant != "html-hidden":  # the page's visible paragraphs are ordinary text and may be shown
+        found, plain_found = engine.find_evidence(GENEVA), plain.find_evidence(GENEVA)
+        prompt = build_prompt(GENEVA, [], found.evidence, found.data.documents)
+        assert prompt.messages == build_prompt(GENEVA, [], plain_found.evidence, plain_found.data.documents).messages
+
+
+@pytest.mark.parametrize("variant", LOCAL_VARIANTS)
+def test_an_injected_document_changes_no_local_answer(engine, injected_engine, local, local_baseline, variant):
+    injected = injected_engine(variant)
+    answer = answer_with_generator(injected, GENEVA, [], local)
+    assert_unchanged_by_injection(answer, local_baseline, injected, variant, engine)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -133,6 +193,26 @@ def server(gguf, tmp_path_factory):
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server_generator(server) -> OpenAICompatibleGenerator:
+    return OpenAICompatibleGenerator(server, "test-model", api_key_env="RAG_TEST_NO_KEY", timeout=120)
+
+
+@pytest.fixture(scope="module")
+def server_baseline(engine, server_generator):
+    return answer_with_generator(engine, GENEVA, [], server_generator)
+
+
+@pytest.mark.parametrize("variant", SERVER_VARIANTS)
+def test_an_injected_document_changes_no_answer_from_the_server(
+    engine, injected_engine, server_generator, server_baseline, variant
+):
+    baseline = server_baseline
+    injected = injected_engine(variant)
+    answer = answer_with_generator(injected, GENEVA, [], server_generator)
+    assert_unchanged_by_injection(answer, baseline, injected, variant, engine)
 
 
 def test_openai_generator_streams_from_a_real_server(engine, server):
