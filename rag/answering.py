@@ -100,8 +100,12 @@ def finish_answer(
     *,
     id: object = None,
     generation: Generation | None = None,
+    weak_below: float = 0.0,
 ) -> Answer:
-    """The Answer for `text` with its `citations`; no citation means a refusal, with the passages kept."""
+    """The Answer for `text` with its `citations`; no citation means a refusal, with the passages kept.
+
+    An answer whose best evidence scores below `weak_below` is marked `low_support`.
+    """
     refused = not citations
     return Answer(
         question=found.question,
@@ -114,6 +118,7 @@ def finish_answer(
         support=found.support,
         search_query=found.query,
         generation=generation,
+        low_support=not refused and found.support < weak_below,
     )
 
 
@@ -133,4 +138,4 @@ def extractive_answer(found: FoundEvidence, settings: ComposeSettings, clock: St
     if citations:
         text = " ".join([text, *(_not_covered(found.data.documents[d]) for d in found.uncovered_sides(settings))])
     clock.lap("compose")
-    return finish_answer(found, text, citations, clock, id=id)
+    return finish_answer(found, text, citations, clock, id=id, weak_below=settings.weak_below)

@@ -73,6 +73,7 @@ def answer_with_generator(
     extractive_text, extractive_citations = compose(chosen, documents)
     clock.lap("select")
     generation = Generation(generator.name)
+    weak_below = engine.settings.compose.weak_below
 
     if not extractive_citations:
         # Refused by the extractive rules: no model call (see the module docstring).
@@ -115,5 +116,9 @@ def answer_with_generator(
         return finish_answer(found, "", [], clock, id=id, generation=generation)
     if not verified.citations:
         fallback = replace(generation, fallback="extractive")
-        return finish_answer(found, extractive_text, extractive_citations, clock, id=id, generation=fallback)
-    return finish_answer(found, verified.answer, verified.citations, clock, id=id, generation=generation)
+        return finish_answer(
+            found, extractive_text, extractive_citations, clock, id=id, generation=fallback, weak_below=weak_below
+        )
+    return finish_answer(
+        found, verified.answer, verified.citations, clock, id=id, generation=generation, weak_below=weak_below
+    )

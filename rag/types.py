@@ -142,6 +142,8 @@ class Answer:
     # The text used for retrieval (differs from `question` for a follow-up).
     search_query: str = ""
     generation: Generation | None = None  # set when a language model wrote (or was asked for) the answer
+    # Answered, but its best evidence only just cleared the refusal threshold: interfaces say so in words.
+    low_support: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -154,6 +156,7 @@ class Answer:
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "support": round(self.support, 4),
             "search_query": self.search_query,
+            "low_support": self.low_support,
             # Extensions only when present: an LLM answer's generator, removed sentences, fallback.
             **({"generation": self.generation.to_json()} if self.generation else {}),
         }

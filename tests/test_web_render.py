@@ -11,6 +11,7 @@ from index.types import Document
 from rag.types import Answer, Citation, Passage
 from ui.render import (
     RELATED_HEADING,
+    WEAK_SUPPORT,
     answer_html,
     document_html,
     error_html,
@@ -252,3 +253,12 @@ def test_spans_crossing_paragraphs_are_marked_in_each() -> None:
     end = TEXT.index("on Monday")
     out = document_html(document, [(start, end)])
     assert out.count("<mark") == 2
+
+
+def test_a_low_support_answer_says_so_in_words() -> None:
+    document = make_document()
+    answer = make_answer(document, ["The envoy went to Geneva on Monday."])
+    documents = {document.id: document}
+    plain = answer_html(answer, documents, "a1")
+    weak = answer_html(dataclasses.replace(answer, low_support=True), documents, "a2")
+    assert "Weak support" not in plain and WEAK_SUPPORT in weak

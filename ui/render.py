@@ -28,6 +28,7 @@ from rag.types import Answer, Citation, Passage, RemovedSentence
 __all__ = [
     "DRAFT_STAGES",
     "RELATED_HEADING",
+    "WEAK_SUPPORT",
     "answer_html",
     "document_html",
     "document_label",
@@ -278,10 +279,22 @@ def answer_html(
     cards = "".join(_source_card(c, documents.get(c.doc_id), answer_id) for c in answer.citations)
     return (
         f'<div class="rag-answer" id="answer-{answer_id}">'
-        f'<p class="rag-answer-text">{_answer_text(answer, answer_id)}</p>{_generation_note(answer)}'
+        f'<p class="rag-answer-text">{_answer_text(answer, answer_id)}</p>'
+        f"{_weak_note(answer)}{_generation_note(answer)}"
         f'<div class="rag-sources"><div class="rag-sources-heading">Sources</div>{cards}</div>'
         f"{_timings(answer)}</div>"
     )
+
+
+WEAK_SUPPORT = (
+    "Weak support: these quotes only loosely match the question, and answers like this are often wrong. "
+    "Read the sources before relying on it."
+)
+
+
+def _weak_note(answer: Answer) -> str:
+    """In words, not only as a number: the answer's best evidence only just cleared the refusal threshold."""
+    return f'<p class="rag-weak-support">{WEAK_SUPPORT}</p>' if answer.low_support else ""
 
 
 def _filter_note(searched: Collection[str] | None, documents: Mapping[str, Document]) -> str:

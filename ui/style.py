@@ -89,6 +89,8 @@ details.rag-model-draft p { white-space: pre-wrap; font-style: italic; margin: 4
 
 /* refusal: plainly not an answer */
 .rag-refusal { font-weight: 600; margin-bottom: 10px !important; }
+.rag-weak-support { border-left: 3px solid #c77c02; background: #fff7e6; color: #5c3b00;
+  padding: 6px 10px; margin: 6px 0 10px !important; }
 .rag-related { border: 1px dashed var(--rag-line); border-radius: 8px; padding: 8px 14px; opacity: 0.92; }
 .rag-passage { padding: 6px 0; border-top: 1px solid var(--rag-line); }
 .rag-related-heading + .rag-passage { border-top: none; }

@@ -32,6 +32,8 @@ def format_answer(answer: Answer) -> str:
             for p in answer.passages[:3]:
                 lines.append(f"  - {p.title}: {' '.join(p.text.split())[:200]}...")
     else:
+        if answer.low_support:
+            lines.insert(1, "(Weak support: these quotes only loosely match the question; check them.)")
         for c in answer.citations:
             page = f", page {c.page}" if c.page else ""
             lines.append(f"[{c.n}] {c.title}{page}")
