@@ -285,6 +285,16 @@ def test_a_public_host_needs_a_key(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_busy_port_is_refused_before_loading(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = _rag("serve", "--port", port, "--index-dir", str(tmp_path))
+    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert not (tmp_path / "CURRENT").exists()  # refused before building or loading anything
+
+
 # -- the official openai SDK ---------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from index.errors import InvalidQuestionError, RagError
 from rag.types import Answer, Citation, Generation, Passage, RemovedSentence, Turn
@@ -61,16 +61,14 @@ def answer_from_json(data: dict) -> ServedAnswer:
         Passage(p["doc_id"], p["chunk_id"], p["title"], p["text"], p["start"], p["end"], p["score"], 0.0, 0.0)
         for p in data.get("passages", [])
     ]
+    built = {"citations", "passages", "timings_ms", "generation", "raw"}
+    # Plain fields (question, answer, refused, support, and any added later) are taken as they are.
+    plain = {f.name: data[f.name] for f in fields(Answer) if f.name not in built and f.name in data}
     return ServedAnswer(
-        question=data["question"],
-        answer=data["answer"],
-        refused=data["refused"],
+        **plain,
         citations=citations,
         passages=passages,
         timings_ms=dict(data.get("timings_ms", {})),
-        id=data.get("id"),
-        support=data.get("support", 0.0),
-        search_query=data.get("search_query", ""),
         generation=_generation(data.get("generation")),
         raw=data,
     )

@@ -276,17 +276,21 @@ def _add_routes(app: FastAPI, service: Service) -> None:
     @app.post("/v1/documents", response_model=UploadOut, status_code=201, tags=["documents"])
     async def upload(files: Annotated[list[UploadFile], File(description=".txt, .md, .html or .pdf files")]):
         """Upload files and index them at once (the web chat's type, size and text limits)."""
-        folder = Path(tempfile.mkdtemp(prefix="rag-upload-"))
-        try:
-            saved = []
-            for number, item in enumerate(files):
-                path = folder / f"{number}.upload"
-                with path.open("wb") as out:
-                    shutil.copyfileobj(item.file, out)
-                saved.append((path, item.filename or "upload"))
-            result = await run_in_threadpool(service.upload, saved)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+
+        def save_and_index():
+            folder = Path(tempfile.mkdtemp(prefix="rag-upload-"))
+            try:
+                saved = []
+                for number, item in enumerate(files):
+                    path = folder / f"{number}.upload"
+                    with path.open("wb") as out:
+                        shutil.copyfileobj(item.file, out)
+                    saved.append((path, item.filename or "upload"))
+                return service.upload(saved)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        result = await run_in_threadpool(save_and_index)
         if not result.added and result.problems:
             reasons = "; ".join(f"{name}: {reason}" for name, reason in result.problems)
             return error_response(400, f"nothing was indexed: {reasons}")

@@ -18,10 +18,21 @@ DESCRIPTION = (
 KEY_ENV = "RAG_API_KEY"
 
 
+def port_number(text: str) -> int:
+    """--port: a whole number from 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"--port takes a whole number from 1 to 65535, not {text!r}")
+    return port
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     add_index_options(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--port", type=port_number, default=8000, help="port (default 8000)")
     # (--api-key-env is the language model's key, from the generator options below)
     parser.add_argument(
         "--server-key-env",
@@ -47,8 +58,22 @@ def api_key(args: argparse.Namespace) -> str | None:
     return key
 
 
+def check_port(host: str, port: int) -> None:
+    """A UsageError now when the address cannot be bound, rather than after the model has loaded."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        raise UsageError(f"cannot listen on {host}:{port} ({error.strerror or error}); choose another --port") from None
+
+
 def run(args: argparse.Namespace) -> int:
     key = api_key(args)  # before anything loads
+    check_port(args.host, args.port)
     generator = generator_from(args)
     entailment = entailment_from(args, generator)
     from ui.server import serve
