@@ -316,11 +316,13 @@ def verify_generated(
     corrected = 0
     for index, (statement, cited) in enumerate(claims):
         match, cited_keys = support.best(index, statement, cited)
+        if match is None:
+            removed.append(RemovedSentence(statement, "no content words", 0.0))
+            continue
         reason = _rejection(statement, match, settings) or _denial(statement, match, documents, confirm)
         if reason:
-            removed.append(RemovedSentence(statement, reason, match.support if match else 0.0))
+            removed.append(RemovedSentence(statement, reason, match.support))
             continue
-        assert match is not None  # _rejection refuses a missing match
         numbers = citer.cite(match)
         if not numbers:
             removed.append(RemovedSentence(statement, "quote failed verification", match.support))
@@ -381,10 +383,8 @@ class _Support:
         return match, cited_keys
 
 
-def _rejection(statement: str, match: _Match | None, settings: VerifySettings) -> str | None:
+def _rejection(statement: str, match: _Match, settings: VerifySettings) -> str | None:
     """Why the support score rejects the statement, or None when it is supported."""
-    if match is None:
-        return "no content words"
     if match.support >= settings.min_support:
         return None
     if match.support == 0.0 and figures(statement):
@@ -394,12 +394,12 @@ def _rejection(statement: str, match: _Match | None, settings: VerifySettings) -
 
 def _denial(
     statement: str,
-    match: _Match | None,
+    match: _Match,
     documents: Mapping[str, Document],
     confirm: Callable[[str, list[str]], bool] | None,
 ) -> str | None:
     """Why the entailment judge rejects a supported statement, or None (no judge, or it agrees)."""
-    if confirm is None or match is None:
+    if confirm is None:
         return None
     quotes = [documents[u.doc_id].text[start:end] for u, (start, end) in zip(match.units, match.spans, strict=True)]
     return None if confirm(statement, quotes) else "the entailment judge found no support"
