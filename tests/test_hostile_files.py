@@ -20,16 +20,10 @@ from pathlib import Path
 import pytest
 
 from index.builder import build_index
+from index.discovery import OUTSIDE_FOLDER_LINK_REASON, OUTSIDE_LINK_REASON, discover_files
 from index.errors import DocumentLoadError
-from index.loaders import (
-    MAX_FILE_BYTES,
-    MAX_FRONT_MATTER_BYTES,
-    OUTSIDE_FOLDER_LINK_REASON,
-    OUTSIDE_LINK_REASON,
-    discover_files,
-    load_documents,
-    load_file,
-)
+from index.front_matter import MAX_FRONT_MATTER_BYTES
+from index.loaders import MAX_FILE_BYTES, load_documents, load_file
 from index.paths import PROJECT_ROOT
 from index.store import read_index
 from tests.fakes import CountingEmbedder
