@@ -36,6 +36,7 @@ from rag.evidence import (
     score_sentences,
 )
 from rag.followup import prefer_new, resolve_follow_up
+from rag.prompting import instruction_spans, looks_like_instruction
 from rag.questions import MAX_QUESTION_CHARS, clamp_k, clean_history, clean_question
 from rag.retriever import HybridRetriever, RetrievalSettings, ScoredChunk
 from rag.shapes import comparison_sides, is_byline_or_bio, pick_summary, question_shape, summary_sentences
@@ -70,6 +71,18 @@ class _Snapshot:
         self.surnames = {d.id: [a.split()[-1].lower() for a in d.authors if a.split()] for d in data.documents.values()}
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
         self._vectors_lock = threading.Lock()
+        self._instructions: dict[str, tuple[tuple[int, int], ...]] = {}  # per document, found on first use
+
+    def addresses_model(self, sentence: Sentence) -> bool:
+        """Whether the sentence belongs to a passage addressed to an AI model (`rag.prompting`): such a
+        passage is never evidence, in whole, so no answer quotes it."""
+        with self._vectors_lock:
+            spans = self._instructions.get(sentence.doc_id)
+        if spans is None:
+            spans = instruction_spans(self.data.documents[sentence.doc_id].text)
+            with self._vectors_lock:
+                self._instructions[sentence.doc_id] = spans
+        return looks_like_instruction(sentence.text) or any(s < sentence.end and sentence.start < e for s, e in spans)
 
     def sentence_vectors(self, sentences: Sequence[Sentence], embed: Callable[[Sequence[str]], np.ndarray]):
         keys = [(s.doc_id, s.start, s.end) for s in sentences]
@@ -176,10 +189,11 @@ class Engine:
             return snapshot.sentence_vectors(sentences, self._embed)
 
         def evidence_in(chunks: Sequence[ScoredChunk]) -> list[Evidence]:
+            candidates = [c for c in candidate_sentences(snapshot.data, chunks) if not snapshot.addresses_model(c[0])]
             return score_sentences(
                 query,
                 query_vector,
-                candidate_sentences(snapshot.data, chunks),
+                candidates,
                 vectors,
                 snapshot.frequencies,
                 lambda doc_id: snapshot.names.get(doc_id, set()),
@@ -207,6 +221,7 @@ class Engine:
         if shape == "summary":
             targets = sorted(scope) if scope else list(dict.fromkeys(p.doc_id for p in passages))[:1]
             sentences = summary_sentences(snapshot.data, targets, settings.evidence.min_words)
+            sentences = [s for s in sentences if not snapshot.addresses_model(s)]
             titles = dict(zip(targets, self._embed([snapshot.data.documents[d].title for d in targets]), strict=True))
             summary = pick_summary(sentences, query_vector, titles, vectors, count=settings.compose.max_sentences + 1)
         return FoundEvidence(

@@ -115,6 +115,9 @@ def answer_with_generator(
     if verified.model_refused and trust_model_refusal:
         return finish_answer(found, "", [], clock, id=id, generation=generation)
     if not verified.citations:
+        # Composed again: its quotes are checked against the documents as they are now, not as they were
+        # before the model ran (an index reloaded meanwhile must not leave a stale quote in the answer).
+        extractive_text, extractive_citations = compose(chosen, documents)
         fallback = replace(generation, fallback="extractive")
         return finish_answer(
             found, extractive_text, extractive_citations, clock, id=id, generation=fallback, weak_below=weak_below

@@ -169,11 +169,6 @@ def test_a_document_changed_while_the_model_writes_is_not_quoted_by_the_draft(sm
     assert_all_verbatim(answer.citations, small_engine.data.documents)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rag/generated.py falls back to the extractive citations checked before the model ran, "
-    "not against the documents as they are when the answer leaves",
-)
 def test_a_document_changed_while_the_model_writes_is_not_quoted_by_the_fallback(small_engine):
     answer = _answer_while_the_document_changes(small_engine, f"{TROOPS} [1]")
     assert answer.generation.removed[0].reason == "quote failed verification"
