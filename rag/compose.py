@@ -78,7 +78,7 @@ def choose_evidence(
     chosen = _choose(ranked, settings, similarity, signals.named_docs)
     if signals.asks_quantity and not any(mentions_quantity(e.sentence.text) for e in chosen):
         return [], NO_NUMBER
-    if signals.answer_type == "time" and not any(states_time(e.sentence.text) for e in chosen):
+    if signals.answer_type and not any(states_time(e.sentence.text, signals.answer_type) for e in chosen):
         return [], NO_TIME
     return chosen, None
 

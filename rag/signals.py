@@ -5,7 +5,8 @@
     signals.unmatched_figures # figures it pins ("point 17", "in 1994") that no candidate sentence holds
     signals.asks_quantity     # "how many ...?": an answer must state a number
     signals.unmatched_names   # names it asks about ("Poland's government") that no likely answer mentions
-    signals.answer_type       # "time" for "when / on what date ...?": an answer must state a time
+    signals.answer_type       # "date" for "on what date / in what year ...?": an answer must state one;
+                              # "time" for "when ...?": an answer must say when, a date or an event
 
 These travel as one value from evidence scoring to the choice of sentences
 (`rag.compose.choose_evidence`), where they decide comparisons and refusals.
@@ -38,7 +39,7 @@ class QuestionSignals:
     unmatched_figures: frozenset[str] = frozenset()
     asks_quantity: bool = False
     unmatched_names: frozenset[str] = frozenset()
-    answer_type: str | None = None  # "time" or None (any sentence may answer)
+    answer_type: str | None = None  # "date", "time" or None (any sentence may answer)
 
 
 # A capitalised word inside a question names something ("Poland", "Peskov", "G7"); the first word and
@@ -51,9 +52,17 @@ NOT_NAMES = frozenset(
 )
 # Looked for in the best few evidence sentences: those the answer would quote.
 _NAME_WINDOW = 6
-_TIME_QUESTION = re.compile(
-    r"^\s*(?:and\s+|but\s+|so\s+)?(?:when\b|(?:on|in|by|since|until)\s+what\s+(?:date|day|year|month|time)\b|"
-    r"what\s+(?:date|day|year|month|time)\b)",
+_DATE_QUESTION = re.compile(
+    r"^\s*(?:and\s+|but\s+|so\s+)?(?:(?:on|in|by|since|until)\s+)?(?:what|which)\s+(?:date|day|year|month)\b",
+    re.IGNORECASE,
+)
+_WHEN_QUESTION = re.compile(r"^\s*(?:and\s+|but\s+|so\s+)?when\b", re.IGNORECASE)
+# "When ...?" is answered by a date, and as often by an event or a stage ("at the end of the season",
+# "after the war", "when her condition worsens"): any word that places something in time will do.
+_WHEN_WORDS = re.compile(
+    r"\b(?:\d{3,4}s?|bc|ad|bce|ce|centur(?:y|ies)|decades?|years?|months?|weeks?|days?|hours?|seasons?|episodes?|"
+    r"era|age|period|times?|ago|after|before|during|until|till|since|when|while|once|then|now|later|earlier|"
+    r"soon|first|last|end|beginning|early|late|today|yesterday|tomorrow|tonight|morning|evening|night)\b",
     re.IGNORECASE,
 )
 _MONTHS = "january february march april may june july august september october november december"
@@ -111,9 +120,10 @@ class Vocabulary:
         return any(w.startswith(prefix) for w in self.words) or any(w[:3] == name[:3] for w in self.capitalised)
 
 
-def states_time(text: str) -> bool:
-    """Whether the text states a time: a year, a date, a month or weekday, or a word of time."""
-    return bool(_TIME_WORDS.search(text))
+def states_time(text: str, answer_type: str = "date") -> bool:
+    """Whether the text can answer a question of `answer_type`: for "date", it states a year, a date, a
+    month or a weekday; for "time" ("when ...?"), any word that places something in time."""
+    return bool((_TIME_WORDS if answer_type == "date" else _WHEN_WORDS).search(text))
 
 
 def document_name_words(data: IndexData) -> dict[str, set[str]]:
@@ -185,5 +195,5 @@ def read_signals(
         unmatched_figures=frozenset(pinned - candidate_figures),
         asks_quantity=asks_for_quantity(question),
         unmatched_names=frozenset(unmatched_names),
-        answer_type="time" if _TIME_QUESTION.search(question) else None,
+        answer_type="date" if _DATE_QUESTION.search(question) else "time" if _WHEN_QUESTION.search(question) else None,
     )
