@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import SentenceTransformerEmbedder, embed_queries
 
 
 def test_small_batches_run_on_one_thread_and_match_the_batched_vectors(embedder, monkeypatch):
@@ -27,3 +27,9 @@ def test_small_batches_run_on_one_thread_and_match_the_batched_vectors(embedder,
     assert small.shape == (3, embedder.dimension) and small.dtype == np.float32
     np.testing.assert_allclose(small, batched, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(small, axis=1), 1.0, atol=1e-5)
+
+
+def test_minilm_embeds_questions_like_documents(embedder):
+    texts = ["Who was sent to Geneva?"]
+    np.testing.assert_array_equal(embedder.embed_query(texts), embedder.embed(texts))
+    np.testing.assert_array_equal(embed_queries(embedder, texts), embedder.embed(texts))

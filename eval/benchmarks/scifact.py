@@ -8,6 +8,15 @@ convex, hybrid RRF): nDCG@10 (graded qrels, log2 discount, as in BEIR /
 trec_eval) and recall@100, beside published numbers for the same model.
 
     python -m eval.benchmarks.scifact --data /work/shared/data/scifact
+    python -m eval.benchmarks.scifact --data /work/shared/data/scifact --scorer DIR [--corpus-limit N]
+
+With `--scorer DIR` the retrieval embedder is EmbeddingGemma-300M (the folder
+`scripts/fetch_scorer.sh` prints; claims get its query prompt, abstracts its
+document prompt) and only the four main modes run, at the default chunk size.
+`--corpus-limit N` indexes a subset: every abstract judged for the evaluated
+claims plus N others drawn at random (seed 0), so a slow model finishes on 2
+cores; nDCG on a subset is higher than on the full corpus and compares only with
+another model on the same subset (run it again without `--scorer`).
 
 nDCG@10 is measured on the retriever's own candidate pool (`candidates` chunks
 per retriever, as the engine does); recall@100 on a deeper list of
@@ -29,7 +38,8 @@ import numpy as np
 
 from eval.benchmarks.common import default_out, table, write_json
 from index.builder import DEFAULT_CHUNK_SIZE, build_index
-from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.embedder import Embedder, EmbeddingGemmaEmbedder, SentenceTransformerEmbedder
+from index.embedder import embed_queries as embed_question_texts
 from index.store import IndexData, read_index
 from rag.retriever import HybridRetriever, RetrievalSettings
 
@@ -185,19 +195,43 @@ def evaluate(
 
 
 def embed_queries(embedder: Embedder, queries: Mapping[str, str], ids: Sequence[str]) -> dict[str, np.ndarray]:
-    vectors = embedder.embed([queries[i] for i in ids])
+    """Claim vectors (with the query prompt, for a model that has one)."""
+    vectors = embed_question_texts(embedder, [queries[i] for i in ids])
     return dict(zip(ids, vectors, strict=True))
 
 
-def run(data_dir: Path, work_dir: Path, limit: int | None = None) -> dict:
+def corpus_subset(
+    benchmark: Benchmark, qrels: Mapping[str, Mapping[str, int]], others: int, seed: int = 0
+) -> Benchmark:
+    """Every abstract judged for `qrels`' claims plus `others` more drawn at random."""
+    judged = {doc for relevance in qrels.values() for doc in relevance}
+    rest = [row for row in benchmark.corpus if row["_id"] not in judged]
+    picked = {rest[i]["_id"] for i in np.random.default_rng(seed).permutation(len(rest))[:others]}
+    corpus = [row for row in benchmark.corpus if row["_id"] in judged or row["_id"] in picked]
+    return Benchmark(corpus, benchmark.queries, dict(qrels))
+
+
+def run(
+    data_dir: Path,
+    work_dir: Path,
+    limit: int | None = None,
+    scorer: Path | None = None,
+    corpus_limit: int | None = None,
+) -> dict:
     """Index SciFact, rank the test claims in every mode, return the numbers."""
     from eval.benchmarks.scifact_tune import TUNED, TuningConfig  # the sweep's winners, measured again here
 
     benchmark = load_benchmark(data_dir, "test")
     qrels = dict(list(benchmark.qrels.items())[:limit]) if limit else benchmark.qrels
-    embedder = SentenceTransformerEmbedder()
+    if corpus_limit is not None:
+        benchmark = corpus_subset(benchmark, qrels, corpus_limit)
+        work_dir = work_dir / f"subset-{corpus_limit}"
+    embedder: Embedder = EmbeddingGemmaEmbedder(scorer) if scorer else SentenceTransformerEmbedder()
+    if scorer:
+        work_dir = work_dir / "embeddinggemma"  # its own documents' index: the manifest names the model
     modes = {name: TuningConfig(chunk_size=DEFAULT_CHUNK_SIZE, retrieval=settings) for name, settings in MODES.items()}
-    modes.update({f"tuned, {unit} BM25: {config.label}": config for unit, config in TUNED.items()})
+    if not scorer and corpus_limit is None:
+        modes.update({f"tuned, {unit} BM25: {config.label}": config for unit, config in TUNED.items()})
     vectors = embed_queries(embedder, benchmark.queries, list(qrels))
     indexes: dict[int, IndexData] = {}
     results: dict[str, dict] = {}
@@ -208,7 +242,13 @@ def run(data_dir: Path, work_dir: Path, limit: int | None = None) -> dict:
         results[name] = evaluate(data, config.retrieval, benchmark.queries, vectors, qrels)
         results[name].update(chunk_size=config.chunk_size, config=asdict(config))
         print(f"{name}: {results[name]['ndcg@10']:.4f}")
-    return {"split": "test", "model": embedder.name, "modes": results, "published": PUBLISHED}
+    return {
+        "split": "test",
+        "model": embedder.name,
+        "documents": len(benchmark.corpus),
+        "modes": results,
+        "published": PUBLISHED if corpus_limit is None else {},
+    }
 
 
 def report_table(result: dict) -> str:
@@ -216,7 +256,10 @@ def report_table(result: dict) -> str:
         [name, r["chunk_size"], f"{r['ndcg@10']:.3f}", f"{r['recall@100']:.3f}"] for name, r in result["modes"].items()
     ]
     rows += [[f"published: {name}", "", f"{score:.3f}", ""] for name, score in result["published"].items()]
-    return table(["SciFact test (300 claims)", "chunk tokens", "nDCG@10", "recall@100"], rows)
+    claims = next(iter(result["modes"].values()))["queries"] if result["modes"] else 0
+    documents = result.get("documents", "all")
+    title = f"SciFact test ({claims} claims, {documents} abstracts, {result['model']})"
+    return table([title, "chunk tokens", "nDCG@10", "recall@100"], rows)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -224,9 +267,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, required=True, help="the BEIR scifact folder")
     parser.add_argument("--work", type=Path, default=Path("/tmp/rag-bench-scifact"), help="documents and indexes")
     parser.add_argument("--limit", type=int, default=None, help="only the first N test queries")
+    parser.add_argument("--scorer", type=Path, default=None, help="EmbeddingGemma folder: use it as the embedder")
+    parser.add_argument("--corpus-limit", type=int, default=None, help="judged abstracts plus N random others")
     parser.add_argument("--out", type=Path, default=default_out("scifact"))
     args = parser.parse_args(argv)
-    result = run(args.data, args.work, args.limit)
+    result = run(args.data, args.work, args.limit, args.scorer, args.corpus_limit)
     print(report_table(result))
     write_json(args.out, result)
     print(f"wrote {args.out}")

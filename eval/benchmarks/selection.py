@@ -1,6 +1,6 @@
 """How far can evidence selection go on the signals the engine has? (issue #3's first-citation gap)
 
-    python -m eval.benchmarks.selection [--model NAME_OR_PATH] [--clapnq DIR] [--out FILE]
+    python -m eval.benchmarks.selection [--model NAME_OR_PATH] [--scorer DIR] [--clapnq DIR] [--out FILE]
 
 `rag eval` finds the first citation holding the gold evidence for about 73% of
 the answerable questions, against a goal of 90%. This command asks where the
@@ -21,6 +21,11 @@ gap lies, on the default set's answerable questions:
 - with `--model`: the engine's scoring with the semantic signal computed by
   another sentence-transformers model (a name or a local folder), for example
   all-mpnet-base-v2.
+- with `--scorer DIR`: EmbeddingGemma-300M (the folder `scripts/fetch_scorer.sh`
+  prints) against MiniLM, with and without its query/document prompts: plain
+  cosine top-1, the engine score with it as the semantic signal, weights
+  re-picked on a dev split and reported on the held-out one, and refusal
+  (`eval.benchmarks.scorer`; docs/scorer.md has the numbers).
 - with `--clapnq DIR`: a cross-encoder trained on 80% of ClapNQ's answerable
   questions (`eval.benchmarks.cross_encoder`, about 4 minutes on 2 cores), scored on the
   other 20% and used alone to order the default set's candidates.
@@ -181,8 +186,15 @@ def _cross_encoder_scores(
     return scores, report
 
 
-def run(engine: Engine, set_path: Path, model: str | None = None, clapnq: Path | None = None) -> dict:
-    collected = [q for q in collect(engine, load_set(set_path)) if q.item.answerable]
+def run(
+    engine: Engine,
+    set_path: Path,
+    model: str | None = None,
+    clapnq: Path | None = None,
+    scorer: Path | None = None,
+) -> dict:
+    everything = collect(engine, load_set(set_path))
+    collected = [q for q in everything if q.item.answerable]
     questions = _questions(engine, collected)
     answerable = len(questions)
     rows = [
@@ -210,10 +222,16 @@ def run(engine: Engine, set_path: Path, model: str | None = None, clapnq: Path |
                 None,
             )
         )
+    scorer_result = None
+    if scorer is not None:
+        from eval.benchmarks.scorer import scorer_quality
+
+        scorer_result = scorer_quality(engine.data, everything, scorer, engine.embedder, engine.settings.evidence)
     return {
         "set": str(set_path),
         "answerable": answerable,
         "cross_encoder": cross_encoder,
+        "scorer": scorer_result,
         "gold_among_candidates": round(float(np.mean([q.gold.any() for q in questions])), 4),
         "top1": [
             {"ordering": label, "top1": round(value, 4), "in_sample": None if fitted is None else round(fitted, 4)}
@@ -227,11 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", type=Path, default=DEFAULT_SET)
     parser.add_argument("--index-dir", type=Path, default=None)
     parser.add_argument("--model", default=None, help="another sentence-transformers model for the semantic signal")
+    parser.add_argument("--scorer", type=Path, default=None, help="EmbeddingGemma folder: compare it with MiniLM")
     parser.add_argument("--clapnq", type=Path, default=None, help="ClapNQ folder: also train a cross-encoder on it")
     parser.add_argument("--out", type=Path, default=default_out("selection"))
     args = parser.parse_args(argv)
 
-    result = run(Engine.open(args.index_dir), args.set, args.model, args.clapnq)
+    result = run(Engine.open(args.index_dir), args.set, args.model, args.clapnq, args.scorer)
     write_json(args.out, result)
     print(f"answerable questions: {result['answerable']}; gold among candidates: {result['gold_among_candidates']:.3f}")
     if result["cross_encoder"]:
@@ -246,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
         for r in result["top1"]
     ]
     print(table(["ordering of the candidates", "top-1 (5-fold CV for learned)", "in-sample"], rows))
+    if result["scorer"]:
+        from eval.benchmarks.scorer import quality_tables
+
+        print(quality_tables(result["scorer"]))
     print(f"report: {args.out}")
     return 0
 
