@@ -1,0 +1,128 @@
+"""Answers that read the question (issue #13): summaries, comparisons, pronoun follow-ups, and refusing
+what the texts don't say. Rules with small inputs, then each shape with the real model on the real corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.engine import Engine
+from rag.followup import is_follow_up
+from rag.shapes import is_byline_or_bio, question_shape
+from rag.signals import Vocabulary, question_names, states_time
+from rag.types import Turn
+
+HEINONEN, STOCKTON, SMIRNOVA = (
+    "heinonen-least-bad-option",
+    "stockton-russian-us-talks",
+    "smirnova-sakhnin-peace-from-below",
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "shape"),
+    [
+        ("Summarize Stockton's article.", "summary"),
+        ("What are Heinonen's main criticisms of the European response?", "summary"),
+        ("What is the main argument of the piece?", "summary"),
+        ("Give me a short overview of the report.", "summary"),
+        ("What do the three articles say about sanctions?", "comparison"),
+        ("Who was sent to Geneva?", "fact"),
+        ("What are the points of the plan?", "fact"),
+    ],
+)
+def test_question_shapes(question: str, shape: str) -> None:
+    assert question_shape(question, set()) == shape
+
+
+def test_two_named_documents_make_a_comparison() -> None:
+    assert question_shape("How do Stockton and Heinonen treat the concessions?", {"a", "b"}) == "comparison"
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("What did Poland's government say about the plan?", ["poland"]),
+        ("How did the G7 leaders react?", ["g7"]),
+        ("Which treaties does he compare the Trump-Putin pact to?", ["trump", "putin"]),
+        ("What does the 28-point plan say?", []),
+        ("Who was sent to Geneva?", ["geneva"]),
+    ],
+)
+def test_names_a_question_asks_about(question: str, names: list[str]) -> None:
+    assert question_names(question) == names
+
+
+def test_a_name_matches_the_words_made_from_it_but_not_a_sentence_opening() -> None:
+    vocabulary = Vocabulary.of("Russian troops left. Political chaos followed in Finland.")
+    assert vocabulary.mentions("russia") and vocabulary.mentions("finnish")
+    assert not vocabulary.mentions("poland")  # "Political" opens a sentence: no name
+
+
+def test_dates_and_times() -> None:
+    assert states_time("It was signed on 12 March 2025.") and states_time("It ended in the 1990s.")
+    assert not states_time("The plan was signed by both sides.")
+    assert states_time("At the end of the season she walks again.", "time")
+    assert not states_time("She uses a wheelchair.", "time")
+
+
+def test_bylines_and_bios_are_not_summary_material() -> None:
+    assert is_byline_or_bio("Noel Heinonen has a masters degree in social sciences.", ["heinonen"])
+    assert is_byline_or_bio("He can be reached at someone@example.org", [])
+    assert not is_byline_or_bio("The plan is the least bad option for Ukraine.", ["heinonen"])
+
+
+def test_a_pronoun_before_any_name_marks_a_follow_up() -> None:
+    assert is_follow_up("Does he think Gorbachev's vision could still come true?")
+    assert not is_follow_up("Does Heinonen think his plan could work?")
+
+
+# -- the real model on the real corpus -----------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_summary_quotes_the_named_document_in_document_order_without_its_bio(engine: Engine) -> None:
+    answer = engine.ask("What are the main points of Heinonen's article?")
+    assert not answer.refused and len(answer.citations) >= 3
+    assert {c.doc_id for c in answer.citations} == {HEINONEN}
+    starts = [c.start for c in answer.citations]
+    assert starts == sorted(starts)
+    assert not any("Heinonen" in c.quote or "@" in c.quote for c in answer.citations)
+
+
+@pytest.mark.slow
+def test_a_comparison_quotes_each_side_in_the_order_named(engine: Engine) -> None:
+    answer = engine.ask("How do Stockton and Heinonen treat the territorial concessions in the plan?")
+    assert [c.doc_id for c in answer.citations[:2]] == [STOCKTON, HEINONEN]
+    three = engine.ask("What do the three articles say about sanctions on Russia?")
+    assert len({c.doc_id for c in three.citations}) + three.answer.count("The documents don't say what") == 3
+
+
+@pytest.mark.slow
+def test_a_pronoun_follows_the_author_of_the_previous_turn(engine: Engine) -> None:
+    first = engine.ask("Summarize Heinonen's case against NATO expansion.")
+    history = [Turn("user", first.question), Turn("assistant", first.answer)]
+    follow_up = engine.ask("Does he think Gorbachev's vision could still come true?", history)
+    assert not follow_up.refused and follow_up.citations[0].doc_id == HEINONEN
+    assert "Gorbachev" in follow_up.citations[0].quote
+    # The previous answer is not pasted into the search: a follow-up looks for something new.
+    assert first.citations[0].quote not in follow_up.search_query
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did Poland's government say about the plan?",
+        "On what date was the 28-point plan signed?",
+        "What did Kremlin spokesman Dmitry Peskov say about the Berlin talks?",
+    ],
+)
+def test_on_topic_questions_the_texts_do_not_answer_are_refused_with_passages(engine: Engine, question: str) -> None:
+    answer = engine.ask(question)
+    assert answer.refused and answer.passages
+
+
+@pytest.mark.slow
+def test_names_in_answerable_questions_do_not_refuse_them(engine: Engine) -> None:
+    for question in ("Who was dispatched to Geneva?", "What does Heinonen say about Finland joining NATO?"):
+        assert not engine.ask(question).refused, question
