@@ -36,7 +36,7 @@ from rag.evidence import (
     score_sentences,
 )
 from rag.followup import prefer_new, resolve_follow_up
-from rag.prompting import instruction_spans, looks_like_instruction
+from rag.injection import instruction_spans, looks_like_instruction
 from rag.questions import MAX_QUESTION_CHARS, clamp_k, clean_history, clean_question
 from rag.retriever import HybridRetriever, RetrievalSettings, ScoredChunk
 from rag.shapes import comparison_sides, is_byline_or_bio, pick_summary, question_shape, summary_sentences

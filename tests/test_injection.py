@@ -25,7 +25,8 @@ from rag.engine import Engine
 from rag.entailment import build_judge_messages
 from rag.evidence import Evidence, Sentence
 from rag.generated import answer_with_generator
-from rag.prompting import addresses_model, build_prompt, instruction_spans
+from rag.injection import addresses_model, instruction_spans
+from rag.prompting import build_prompt
 from rag.verify import verify_generated
 from tests.fakes import PEACE, TALKS, CountingEmbedder
 

@@ -20,7 +20,8 @@ from rag.engine import Engine
 from rag.evidence import Evidence, Sentence
 from rag.generated import answer_with_generator
 from rag.generators import GenerationError, LlamaCppGenerator, OpenAICompatibleGenerator
-from rag.prompting import build_prompt, looks_like_instruction
+from rag.injection import looks_like_instruction
+from rag.prompting import build_prompt
 from rag.verify import VerifySettings, is_refusal, split_statements, verify_generated
 from tests.fakes import PEACE, TALKS, CountingEmbedder, two_document_engine
 
