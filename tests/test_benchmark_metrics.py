@@ -20,7 +20,7 @@ from eval.benchmarks.clapnq import (
 )
 from eval.benchmarks.common import percentile, table
 from eval.benchmarks.cross_encoder import LabelledQuestion, clapnq_questions, held_out_top1
-from eval.benchmarks.scifact import document_ranking, load_qrels, ndcg_at_k, recall_at_k
+from eval.benchmarks.scifact_data import document_ranking, load_qrels, ndcg_at_k, recall_at_k
 from eval.benchmarks.selection import Question, fit_listwise, top1
 from rag import Answer
 

@@ -87,7 +87,7 @@ def measure(name: str, folder: Path, embedder: SentenceTransformerEmbedder, roun
 
 
 def run(scifact: Path | None = None, rounds: int = 2) -> dict:
-    from eval.benchmarks.scifact import load_benchmark, write_documents
+    from eval.benchmarks.scifact_data import load_benchmark, write_documents
 
     embedder = SentenceTransformerEmbedder()
     embedder.embed(["warm-up: load the model and its kernels"])

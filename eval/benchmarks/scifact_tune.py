@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.benchmarks.common import default_out, table, write_json
-from eval.benchmarks.scifact import RECALL_DEPTH, embed_queries, evaluate, load_benchmark, load_qrels, open_index
+from eval.benchmarks.scifact_data import RECALL_DEPTH, embed_queries, evaluate, load_benchmark, load_qrels, open_index
 from index.embedder import SentenceTransformerEmbedder
 from index.lexical import BM25_B, BM25_K1, LexicalIndex
 from index.store import IndexData
