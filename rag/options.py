@@ -30,6 +30,7 @@ __all__ = [
     "entailment_from",
     "generator_from",
     "index_dir_from",
+    "load_generator_now",
     "open_engine",
     "passage_count",
     "run_command",
@@ -130,6 +131,14 @@ def entailment_from(args: argparse.Namespace, generator):
     from rag.entailment import LlmJudge
 
     return LlmJudge(generator)
+
+
+def load_generator_now(generator) -> None:
+    """A local model loads now (a bad file fails at start, not at the first question); others need nothing."""
+    load = getattr(generator, "load", None)
+    if callable(load):
+        print(f"loading {generator.name}...", file=sys.stderr, flush=True)
+        load()
 
 
 def run_command(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace, prog: str = "rag") -> int:

@@ -88,6 +88,7 @@ class AnswerOut(BaseModel):
     timings_ms: dict[str, float]
     support: float
     search_query: str
+    low_support: bool = Field(False, description="answered, but the best evidence only just cleared the threshold")
     generation: dict[str, Any] | None = Field(None, description="present when a language model wrote the answer")
 
 

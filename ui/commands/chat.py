@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from index.errors import UsageError
-from rag.options import add_generator_options, add_index_options, entailment_from, generator_from, open_engine
+from rag.options import (
+    add_generator_options,
+    add_index_options,
+    entailment_from,
+    generator_from,
+    load_generator_now,
+    open_engine,
+)
 
 NAME = "chat"
 HELP = "start the web chat"
@@ -33,10 +39,7 @@ def run(args: argparse.Namespace) -> int:
     generator = generator_from(args)  # a missing --model-path or --base-url fails before anything loads
     entailment = entailment_from(args, generator)
     engine = open_engine(args)
-    load = getattr(generator, "load", None)
-    if callable(load):  # a local model: load it now, so a bad file fails here and not at the first question
-        print(f"loading {generator.name}...", file=sys.stderr, flush=True)
-        load()
+    load_generator_now(generator)
     serve(
         engine,
         host=args.host,

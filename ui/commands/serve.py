@@ -7,7 +7,14 @@ import os
 import sys
 
 from index.errors import UsageError
-from rag.options import add_generator_options, add_index_options, entailment_from, generator_from, open_engine
+from rag.options import (
+    add_generator_options,
+    add_index_options,
+    entailment_from,
+    generator_from,
+    load_generator_now,
+    open_engine,
+)
 
 NAME = "serve"
 HELP = "serve the HTTP API (OpenAI-compatible chat, MCP at /mcp)"
@@ -80,10 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from ui.server_core import Service
 
     engine = open_engine(args)
-    load = getattr(generator, "load", None)
-    if callable(load):  # a local model: load it now, so a bad file fails here and not at the first question
-        print(f"loading {generator.name}...", file=sys.stderr, flush=True)
-        load()
+    load_generator_now(generator)
     service = Service(engine, generator, entailment, generator_kind=args.generator)
     where = f"http://{args.host}:{args.port}"
     print(
