@@ -41,6 +41,7 @@ class FoundEvidence:
     shape: str = "fact"  # rag.shapes.question_shape
     sides: Mapping[str, list[Evidence]] = field(default_factory=dict)  # a comparison's evidence per document
     summary: list[Evidence] = field(default_factory=list)  # a summary's sentences, in document order
+    scorer: str = ""  # the model that scored the evidence sentences
 
     @property
     def support(self) -> float:
@@ -119,6 +120,7 @@ def finish_answer(
         search_query=found.query,
         generation=generation,
         low_support=not refused and found.support < weak_below,
+        scorer=found.scorer,
     )
 
 

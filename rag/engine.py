@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.embedder import Embedder, SentenceTransformerEmbedder, embed_queries
 from index.errors import InvalidQuestionError
 from index.open import open_index, update_sources
 from index.paths import default_index_dir
@@ -52,6 +52,25 @@ class AnswerSettings:
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     compose: ComposeSettings = field(default_factory=ComposeSettings)
     pool: int = 8  # chunks whose sentences compete as evidence
+
+
+def scorer_settings(scorer: Embedder) -> AnswerSettings:
+    """Evidence weights and refusal threshold for scoring with `scorer` instead of MiniLM.
+
+    For EmbeddingGemma-300M (no prompts): weights picked on the dev split by
+    `python -m eval.benchmarks.selection --scorer DIR` (docs/scorer.md); its cosines sit on another
+    scale than MiniLM's, so the threshold was fitted on the dev split too (docs/scorer.md).
+    """
+    return AnswerSettings(
+        evidence=EvidenceSettings(w_semantic=1.0, w_coverage=0.2, w_context=0.3, w_passage=0.0),
+        compose=ComposeSettings(refuse_below=GEMMA_REFUSE_BELOW, weak_below=GEMMA_REFUSE_BELOW + 0.06),
+    )
+
+
+# The lowest threshold that refuses as many dev unanswerable questions as any (0.667) at the fewest dev
+# false refusals (2.9%); /tmp-free command in docs/scorer.md ("Wired in"). The weak-support margin is
+# MiniLM's (0.06), not fitted.
+GEMMA_REFUSE_BELOW = 0.38
 
 
 class _Snapshot:
@@ -104,10 +123,14 @@ class Engine:
         embedder: Embedder,
         index_dir: Path,
         settings: AnswerSettings | None = None,
+        scorer: Embedder | None = None,
     ) -> None:
+        """`scorer`, when given, embeds questions and sentences for evidence scoring instead of the
+        index's `embedder` (which still embeds the question for retrieval); see `scorer_settings`."""
         self.embedder = embedder
+        self.scorer = scorer
         self.index_dir = index_dir
-        self.settings = settings or AnswerSettings()
+        self.settings = settings or (scorer_settings(scorer) if scorer is not None else AnswerSettings())
         self._embed_lock = threading.Lock()  # one encode at a time on a small CPU
         self._update_lock = threading.Lock()  # one index update at a time from this process
         self._snapshot = _Snapshot(data, self.settings)
@@ -124,15 +147,23 @@ class Engine:
         build_if_missing: bool = True,
         progress: bool = False,
         on_build: Callable[[object], None] | None = None,
+        scorer: Embedder | None = None,
     ) -> Engine:
         """Load the index, building or upgrading it first when needed (`index.open.open_index`)."""
         index_dir = Path(index_dir or default_index_dir())
         embedder = embedder or SentenceTransformerEmbedder()
         data = open_index(index_dir, embedder, build_if_missing=build_if_missing, progress=progress, on_build=on_build)
-        engine = cls(data, embedder, index_dir, settings)
-        # Load the model now, so the first question's timings measure answering, not loading.
+        engine = cls(data, embedder, index_dir, settings, scorer)
+        # Load the models now, so the first question's timings measure answering, not loading.
         engine._embed(["warm-up"])
+        if scorer is not None:
+            engine._score(["warm-up"])
         return engine
+
+    @property
+    def scorer_name(self) -> str:
+        """The model that scores evidence sentences (the index's embedder unless a scorer was given)."""
+        return (self.scorer or self.embedder).name
 
     @property
     def data(self) -> IndexData:
@@ -156,6 +187,19 @@ class Engine:
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         with self._embed_lock:
             return self.embedder.embed(texts)
+
+    def _score(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentence vectors for evidence scoring: the scorer's when there is one."""
+        if self.scorer is None:
+            return self._embed(texts)
+        with self._embed_lock:
+            return self.scorer.embed(texts)
+
+    def _score_question(self, query: str, query_vector: np.ndarray) -> np.ndarray:
+        if self.scorer is None:
+            return query_vector
+        with self._embed_lock:
+            return embed_queries(self.scorer, [query])[0]
 
     def find_evidence(
         self,
@@ -186,13 +230,15 @@ class Engine:
         retrieve_seconds = time.perf_counter() - started
 
         def vectors(sentences: Sequence[Sentence]) -> np.ndarray:
-            return snapshot.sentence_vectors(sentences, self._embed)
+            return snapshot.sentence_vectors(sentences, self._score)
+
+        score_vector = self._score_question(query, query_vector)
 
         def evidence_in(chunks: Sequence[ScoredChunk]) -> list[Evidence]:
             candidates = [c for c in candidate_sentences(snapshot.data, chunks) if not snapshot.addresses_model(c[0])]
             return score_sentences(
                 query,
-                query_vector,
+                score_vector,
                 candidates,
                 vectors,
                 snapshot.frequencies,
@@ -222,8 +268,8 @@ class Engine:
             targets = sorted(scope) if scope else list(dict.fromkeys(p.doc_id for p in passages))[:1]
             sentences = summary_sentences(snapshot.data, targets, settings.evidence.min_words)
             sentences = [s for s in sentences if not snapshot.addresses_model(s)]
-            titles = dict(zip(targets, self._embed([snapshot.data.documents[d].title for d in targets]), strict=True))
-            summary = pick_summary(sentences, query_vector, titles, vectors, count=settings.compose.max_sentences + 1)
+            titles = dict(zip(targets, self._score([snapshot.data.documents[d].title for d in targets]), strict=True))
+            summary = pick_summary(sentences, score_vector, titles, vectors, count=settings.compose.max_sentences + 1)
         return FoundEvidence(
             snapshot.data,
             question,
@@ -236,6 +282,7 @@ class Engine:
             shape=shape,
             sides=sides,
             summary=summary,
+            scorer=self.scorer_name,
         )
 
     def ask(

@@ -34,6 +34,7 @@ __all__ = [
     "open_engine",
     "passage_count",
     "run_command",
+    "scorer_from",
 ]
 
 
@@ -48,6 +49,13 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
         "--model",
         default=None,
         help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2, or $RAG_MODEL)",
+    )
+    parser.add_argument(
+        "--scorer",
+        choices=SCORERS,
+        default=os.environ.get("RAG_EVIDENCE_SCORER", "minilm"),
+        help="the model that scores evidence sentences: minilm (default, the index's model) or embeddinggemma "
+        "(EmbeddingGemma-300M, fetched by scripts/fetch_scorer.sh; slower, see docs/scorer.md)",
     )
 
 
@@ -82,6 +90,20 @@ def add_generator_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+SCORERS = ("minilm", "embeddinggemma")
+
+
+def scorer_from(args: argparse.Namespace):
+    """The evidence scorer --scorer names, or None for the index's own model."""
+    if getattr(args, "scorer", "minilm") != "embeddinggemma":
+        return None
+    from index.embedder import EmbeddingGemmaEmbedder, installed_scorer_path
+
+    if installed_scorer_path() is None:
+        raise UsageError("--scorer embeddinggemma needs the model: run `bash scripts/fetch_scorer.sh` first")
+    return EmbeddingGemmaEmbedder(prompts=False)  # bare: it scored better inside the engine (docs/scorer.md)
+
+
 def embedder_from(args: argparse.Namespace):
     from index.embedder import SentenceTransformerEmbedder
 
@@ -102,7 +124,11 @@ def open_engine(args: argparse.Namespace):
         print(f"indexed {summary.documents} documents ({summary.chunks} chunks) before answering", file=sys.stderr)
 
     return Engine.open(
-        index_dir_from(args), embedder=embedder_from(args), progress=sys.stderr.isatty(), on_build=announce
+        index_dir_from(args),
+        embedder=embedder_from(args),
+        progress=sys.stderr.isatty(),
+        on_build=announce,
+        scorer=scorer_from(args),
     )
 
 

@@ -144,6 +144,7 @@ class Answer:
     generation: Generation | None = None  # set when a language model wrote (or was asked for) the answer
     # Answered, but its best evidence only just cleared the refusal threshold: interfaces say so in words.
     low_support: bool = False
+    scorer: str = ""  # the model that scored the evidence (MiniLM, or EmbeddingGemma with --scorer)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -157,6 +158,7 @@ class Answer:
             "support": round(self.support, 4),
             "search_query": self.search_query,
             "low_support": self.low_support,
+            **({"scorer": self.scorer} if self.scorer else {}),
             # Extensions only when present: an LLM answer's generator, removed sentences, fallback.
             **({"generation": self.generation.to_json()} if self.generation else {}),
         }

@@ -89,6 +89,7 @@ class AnswerOut(BaseModel):
     support: float
     search_query: str
     low_support: bool = Field(False, description="answered, but the best evidence only just cleared the threshold")
+    scorer: str = Field("", description="the model that scored the evidence sentences")
     generation: dict[str, Any] | None = Field(None, description="present when a language model wrote the answer")
 
 

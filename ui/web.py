@@ -125,6 +125,7 @@ def _layout(handlers: Handlers) -> _Page:
                 doc_list = gr.Radio(choices=choices, label=f"{len(choices)} documents", elem_id="rag-doc-list")
             with gr.Column(scale=2, min_width=420):
                 doc_view = gr.HTML(EMPTY_DOC, elem_id="rag-doc-view")
+    gr.HTML(handlers.footer(), elem_id="rag-footer")
     return _Page(
         session, header, chatbot, question, mode, k, doc_filter, files, upload_status, documents_tab, doc_list, doc_view
     )

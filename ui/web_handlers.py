@@ -77,6 +77,14 @@ class Handlers:
 
     # -- the page's text -----------------------------------------------------
 
+    def footer(self) -> str:
+        """Which models search and score: the page says so, as `rag ask --json` does (`scorer`)."""
+        retrieval, scorer = html.escape(self.engine.embedder.name), html.escape(self.engine.scorer_name)
+        return (
+            f'<p class="rag-footer">Search: <code>{retrieval}</code> with BM25 · evidence scored by '
+            f"<code>{scorer}</code></p>"
+        )
+
     def header(self) -> str:
         """The heading and the one-paragraph explanation above the tabs."""
         count = len(self.engine.data.documents)

@@ -1,0 +1,75 @@
+"""An evidence scorer beside the index's model (`rag ask --scorer embeddinggemma`): questions and
+sentences are scored by it, retrieval stays with the index's model, and answers say which one scored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.builder import build_index
+from index.embedder import EmbeddingGemmaEmbedder, installed_scorer_path
+from index.paths import DEFAULT_CORPUS
+from rag.engine import Engine, scorer_settings
+from tests.fakes import PEACE, TALKS, CountingEmbedder
+from ui.cli import main as rag_main
+
+
+class QueryCountingScorer(CountingEmbedder):
+    """A fake scorer that embeds questions on their own path, as EmbeddingGemma does."""
+
+    def __init__(self) -> None:
+        super().__init__(name="fake-scorer")
+        self.queries: list[str] = []
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        self.queries.extend(texts)
+        return self.embed(texts)
+
+
+def test_the_scorer_scores_and_the_index_model_retrieves(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "talks.txt").write_text(TALKS, encoding="utf-8")
+    (corpus / "peace.txt").write_text(PEACE, encoding="utf-8")
+    embedder, scorer = CountingEmbedder(), QueryCountingScorer()
+    build_index([corpus], tmp_path / "index", embedder)
+    engine = Engine.open(tmp_path / "index", embedder=embedder, build_if_missing=False, scorer=scorer)
+    embedder.embedded.clear()
+    scorer.embedded.clear()
+    answer = engine.ask("Who was dispatched to Geneva?")
+    assert embedder.embedded == ["Who was dispatched to Geneva?"]  # retrieval: the index's model, once
+    assert scorer.queries == ["Who was dispatched to Geneva?"] and len(scorer.embedded) > 1  # the sentences
+    assert answer.scorer == "fake-scorer" and json.loads(json.dumps(answer.to_json()))["scorer"] == "fake-scorer"
+    assert engine.settings == scorer_settings(scorer)  # its own weights and threshold
+    assert not answer.refused and "Rubio" in answer.answer
+
+
+def test_without_a_scorer_the_index_model_scores(tmp_path: Path) -> None:
+    from tests.fakes import two_document_engine
+
+    engine = two_document_engine(tmp_path)
+    assert engine.scorer is None and engine.ask("Who was dispatched to Geneva?").scorer == "fake-embedder"
+
+
+def test_asking_for_a_scorer_that_is_not_installed_says_how_to_fetch_it(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path))
+    monkeypatch.delenv("RAG_SCORER", raising=False)
+    assert rag_main(["ask", "Who went to Geneva?", "--scorer", "embeddinggemma", "--index-dir", str(tmp_path)]) == 2
+    assert "scripts/fetch_scorer.sh" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    installed_scorer_path() is None, reason="EmbeddingGemma-300M is not fetched (scripts/fetch_scorer.sh)"
+)
+def test_embeddinggemma_scores_the_real_corpus(tmp_path: Path, embedder) -> None:
+    build_index([DEFAULT_CORPUS], tmp_path / "index", embedder)
+    engine = Engine.open(tmp_path / "index", embedder=embedder, scorer=EmbeddingGemmaEmbedder(prompts=False))
+    answer = engine.ask("Who was dispatched to Geneva?")
+    assert answer.scorer == "embeddinggemma-300m (no prompts)"
+    assert not answer.refused and "Rubio" in answer.citations[0].quote
+    assert engine.ask("What did Poland's government say about the plan?").refused
