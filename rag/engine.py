@@ -67,9 +67,9 @@ def scorer_settings(scorer: Embedder) -> AnswerSettings:
     )
 
 
-# The lowest threshold that refuses as many dev unanswerable questions as any (0.667) at the fewest dev
-# false refusals (2.9%); /tmp-free command in docs/scorer.md ("Wired in"). The weak-support margin is
-# MiniLM's (0.06), not fitted.
+# The highest threshold with at most 4% false refusals on the dev split (2.9%; it refuses 0.667 of dev's
+# unanswerable questions): `python -m eval.benchmarks.scorer_threshold --split dev`, the rule
+# eval.calibrate uses for MiniLM. The weak-support margin is MiniLM's (0.06), not fitted.
 GEMMA_REFUSE_BELOW = 0.38
 
 
