@@ -36,10 +36,17 @@ from rag.evidence import (
     score_sentences,
 )
 from rag.followup import prefer_new, resolve_follow_up
-from rag.injection import instruction_spans, looks_like_instruction
+from rag.injection import addresses_model, instruction_spans
 from rag.questions import MAX_QUESTION_CHARS, clamp_k, clean_history, clean_question
 from rag.retriever import HybridRetriever, RetrievalSettings, ScoredChunk
-from rag.shapes import comparison_sides, is_byline_or_bio, pick_summary, question_shape, summary_sentences
+from rag.shapes import (
+    author_surnames,
+    comparison_sides,
+    is_byline_or_bio,
+    pick_summary,
+    question_shape,
+    summary_sentences,
+)
 from rag.signals import Vocabulary, document_name_words, named_documents, read_signals
 from rag.types import Answer, Turn
 
@@ -76,8 +83,9 @@ GEMMA_REFUSE_BELOW = 0.38
 class _Snapshot:
     """One loaded index and everything derived from it; a reload replaces the whole snapshot.
 
-    Sentence vectors are cached per snapshot (the same offsets may hold other text after a
-    reload); the cache is the only thing that changes, under its own lock.
+    Sentence vectors and each document's passages addressed to a model are cached per snapshot
+    (the same offsets may hold other text after a reload); those caches are the only things that
+    change, under one lock.
     """
 
     def __init__(self, data: IndexData, settings: AnswerSettings) -> None:
@@ -87,32 +95,32 @@ class _Snapshot:
         self.names = document_name_words(data)
         self.vocabularies = {d.id: Vocabulary.of(d.text) for d in data.documents.values()}
         self.titles = {d.id: d.title for d in data.documents.values()}
-        self.surnames = {d.id: [a.split()[-1].lower() for a in d.authors if a.split()] for d in data.documents.values()}
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
-        self._vectors_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
         self._instructions: dict[str, tuple[tuple[int, int], ...]] = {}  # per document, found on first use
 
     def addresses_model(self, sentence: Sentence) -> bool:
-        """Whether the sentence belongs to a passage addressed to an AI model (`rag.prompting`): such a
-        passage is never evidence, in whole, so no answer quotes it."""
-        with self._vectors_lock:
+        """Whether the sentence belongs to a passage addressed to an AI model (`rag.injection`): such a
+        passage is never evidence, in whole, so no answer quotes it. Its spans are found once per document."""
+        text = self.data.documents[sentence.doc_id].text
+        with self._cache_lock:
             spans = self._instructions.get(sentence.doc_id)
         if spans is None:
-            spans = instruction_spans(self.data.documents[sentence.doc_id].text)
-            with self._vectors_lock:
+            spans = instruction_spans(text)
+            with self._cache_lock:
                 self._instructions[sentence.doc_id] = spans
-        return looks_like_instruction(sentence.text) or any(s < sentence.end and sentence.start < e for s, e in spans)
+        return addresses_model(text, sentence.start, sentence.end, spans)
 
     def sentence_vectors(self, sentences: Sequence[Sentence], embed: Callable[[Sequence[str]], np.ndarray]):
         keys = [(s.doc_id, s.start, s.end) for s in sentences]
-        with self._vectors_lock:
+        with self._cache_lock:
             missing = [i for i, key in enumerate(keys) if key not in self._vectors]
         if missing:
             fresh = embed([sentences[i].text for i in missing])
-            with self._vectors_lock:
+            with self._cache_lock:
                 for row, i in enumerate(missing):
                     self._vectors[keys[i]] = fresh[row]
-        with self._vectors_lock:
+        with self._cache_lock:
             return np.vstack([self._vectors[key] for key in keys])
 
 
@@ -255,13 +263,13 @@ class Engine:
         if len(top) > 1:
             top_vectors = vectors([e.sentence for e in top])
             similarity = top_vectors @ top_vectors.T
-        signals = read_signals(question, snapshot.names, evidence, snapshot.vocabularies, snapshot.titles)
+        signals = read_signals(question, snapshot.names, evidence, snapshot.vocabularies, snapshot.titles, named)
         sides: dict[str, list[Evidence]] = {}
         if shape == "comparison":
             for doc_id in comparison_sides(question, named, snapshot.names):
                 if not doc_ids or doc_id in doc_ids:
                     side = snapshot.retriever.rank(query, query_vector, [doc_id], limit=settings.pool)
-                    surnames = snapshot.surnames.get(doc_id, ())
+                    surnames = author_surnames(snapshot.data.documents[doc_id])
                     sides[doc_id] = [e for e in evidence_in(side) if not is_byline_or_bio(e.sentence.text, surnames)]
         summary: list[Evidence] = []
         if shape == "summary":

@@ -9,6 +9,7 @@ verification (`rag.verify`) and by evidence scoring (`rag.engine`).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 from index.sentences import split_sentences
@@ -219,6 +220,10 @@ def instruction_spans(text: str) -> tuple[Span, ...]:
     return tuple(spans[i] for i in sorted(flagged))
 
 
-def addresses_model(text: str, start: int, end: int) -> bool:
-    """Does `text[start:end]` (a sentence of a document text) belong to a passage addressed to the model?"""
-    return looks_like_instruction(text[start:end]) or any(s < end and start < e for s, e in instruction_spans(text))
+def addresses_model(text: str, start: int, end: int, spans: Sequence[Span] | None = None) -> bool:
+    """Does `text[start:end]` (a sentence of a document text) belong to a passage addressed to the model?
+
+    `spans` are `instruction_spans(text)` when the caller keeps them (found once per document).
+    """
+    spans = instruction_spans(text) if spans is None else spans
+    return looks_like_instruction(text[start:end]) or any(s < end and start < e for s, e in spans)

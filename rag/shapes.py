@@ -21,9 +21,11 @@ import numpy as np
 
 from index.store import IndexData
 from index.text import normalize
+from index.types import Document
 from rag.evidence import Evidence, Sentence, is_title_line
 
 __all__ = [
+    "author_surnames",
     "choose_sides",
     "comparison_sides",
     "is_byline_or_bio",
@@ -42,11 +44,6 @@ _SUMMARY = re.compile(
     r"|\bwhat\s+is\s+(?:the|this|that)\s+(?:article|piece|essay|text|document|paper)\s+about\b",
     re.IGNORECASE,
 )
-_COMPARISON = re.compile(
-    r"\b(?:compare|comparison|contrast|differ|difference|differences|similar|similarity|alike|agree|disagree|"
-    r"versus|vs\.?)\b|\bhow\s+do\s+.+\s+and\s+.+\s+(?:see|view|describe|treat|judge|differ)\b",
-    re.IGNORECASE,
-)
 _ALL_DOCUMENTS = re.compile(
     r"\b(?:all|each|every|both)\s+(?:of\s+the\s+)?(?:three|two|four|five)?\s*(?:articles|authors|texts|documents|"
     r"pieces|essays|papers|sources)\b|\bthe\s+(?:two|three|four|five)\s+(?:articles|authors|texts|documents|pieces|"
@@ -60,8 +57,8 @@ def question_shape(question: str, named_docs: Collection[str]) -> str:
     """ "summary", "comparison" or "fact"."""
     if _SUMMARY.search(question):
         return "summary"
-    if len(named_docs) >= 2 or _ALL_DOCUMENTS.search(question) or (named_docs and _COMPARISON.search(question)):
-        return "comparison" if len(named_docs) >= 2 or _ALL_DOCUMENTS.search(question) else "fact"
+    if len(named_docs) >= 2 or _ALL_DOCUMENTS.search(question):
+        return "comparison"
     return "fact"
 
 
@@ -77,6 +74,11 @@ def comparison_sides(question: str, named_docs: Collection[str], names: Mapping[
         return min(positions, default=len(lowered))
 
     return sorted(named_docs, key=lambda doc_id: (first_mention(doc_id), doc_id))
+
+
+def author_surnames(document: Document) -> list[str]:
+    """The lower-cased last names of a document's authors (what a byline or bio of them would use)."""
+    return [author.split()[-1].lower() for author in document.authors if author.split()]
 
 
 def is_byline_or_bio(text: str, surnames: Collection[str]) -> bool:
@@ -99,7 +101,7 @@ def summary_sentences(data: IndexData, doc_ids: Sequence[str], min_words: int) -
     sentences = []
     for doc_id in doc_ids:
         document = data.documents[doc_id]
-        surnames = [author.split()[-1].lower() for author in document.authors if author.split()]  # as Engine
+        surnames = author_surnames(document)
         for start, end in sorted(spans[doc_id]):
             text = document.text[start:end]
             if len(text.split()) < min_words or is_title_line(text, document.title):

@@ -164,13 +164,15 @@ def read_signals(
     evidence: Sequence[Evidence],
     vocabularies: Mapping[str, Vocabulary] | None = None,
     titles: Mapping[str, str] | None = None,
+    named_docs: frozenset[str] | None = None,
 ) -> QuestionSignals:
     """The question's signals, given the candidate evidence sentences found for it.
 
     `question` is the question as asked, not the search text: a follow-up's search
     text carries the earlier turn, whose figures and names this question did not pin.
     `names` are each document's title and author words (`document_name_words`), and
-    `vocabularies` each document's words (`Vocabulary.of(document.text)`).
+    `vocabularies` each document's words (`Vocabulary.of(document.text)`); `named_docs`, when the
+    caller has found them already (`named_documents`), are taken as they are.
     """
     vocabularies = vocabularies or {}
     # A figure the question pins that no candidate sentence holds: the passages are about something
@@ -191,7 +193,7 @@ def read_signals(
         and not any(vocabularies[doc_id].mentions(name) for doc_id in likely if doc_id in vocabularies)
     }
     return QuestionSignals(
-        named_docs=named_documents(question, names, titles),
+        named_docs=named_documents(question, names, titles) if named_docs is None else named_docs,
         unmatched_figures=frozenset(pinned - candidate_figures),
         asks_quantity=asks_for_quantity(question),
         unmatched_names=frozenset(unmatched_names),
