@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.readers import READERS
+
 __all__ = [
     "IGNORE_FILE",
     "OUTSIDE_FOLDER_LINK_REASON",
@@ -26,7 +28,7 @@ __all__ = [
     "not_regular_reason",
 ]
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+SUPPORTED_SUFFIXES = tuple(READERS)
 IGNORE_FILE = ".ragignore"
 OUTSIDE_LINK_REASON = "symlink to a file outside the indexed folders: use --follow-links to include it"
 OUTSIDE_FOLDER_LINK_REASON = "symlink to a folder outside the indexed folders: use --follow-links to include it"

@@ -29,7 +29,7 @@ from index.discovery import (
     not_regular_reason,
 )
 from index.errors import DocumentLoadError
-from index.front_matter import read_markdown
+from index.readers import READERS
 from index.types import Document
 
 __all__ = [
@@ -87,16 +87,7 @@ def _load_file(path: Path, doc_id: str) -> Document:
         raise DocumentLoadError(f"unsupported file type {suffix or '(none)'}")
     data = _read_bytes(path)
     content_hash = hashlib.sha256(data).hexdigest()
-    if suffix == ".pdf":
-        fields = _read_pdf(data)
-    else:
-        text = _decode(data)
-        if suffix in (".html", ".htm"):
-            fields = _read_html(text)
-        elif suffix in (".md", ".markdown"):
-            fields = read_markdown(text)
-        else:
-            fields = {"text": text}
+    fields = READERS[suffix](data)
     text = fields.pop("text")
     if not text.strip():
         raise DocumentLoadError("no text in file (empty, or only markup/images)")
@@ -168,75 +159,8 @@ def load_documents(paths: Iterable[Path], *, follow_links: bool = False) -> Load
     return LoadReport(documents, skipped, frozenset(unreadable))
 
 
-def _looks_like_utf16(data: bytes) -> bool:
-    """UTF-16 without a byte-order mark: mostly NUL bytes at every other position (Latin text)."""
-    sample = data[:4096]
-    if len(sample) < 16:
-        return False
-    even, odd = sample[0::2], sample[1::2]
-    for zeros, other in ((odd, even), (even, odd)):
-        if zeros.count(0) >= 0.4 * len(zeros) and other.count(0) <= 0.05 * len(other):
-            return True
-    return False
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_utf16(data):
-        raise DocumentLoadError("UTF-16 text, not UTF-8; re-save the file as UTF-8")
-    if b"\x00" in data[:8192]:
-        raise DocumentLoadError("binary file, not text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DocumentLoadError(f"not valid UTF-8 (byte {error.start}); re-save the file as UTF-8") from error
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
 def _first_line(text: str) -> str:
     for line in text.splitlines():
         if line.strip():
             return line.strip()[:120]
     return ""
-
-
-def _read_html(html: str) -> dict[str, object]:
-    # trafilatura finds the main text of a page and drops menus, footers and ads.
-    import trafilatura
-
-    extracted = trafilatura.bare_extraction(html, include_comments=False, include_tables=True, with_metadata=True)
-    if extracted is None or not (extracted.text or "").strip():
-        raise DocumentLoadError("no main text found in the HTML page")
-    fields: dict[str, object] = {"text": extracted.text}
-    if extracted.title:
-        fields["title"] = extracted.title
-    if extracted.author:
-        fields["authors"] = tuple(a.strip() for a in extracted.author.split(";") if a.strip())
-    if extracted.date:
-        fields["date"] = extracted.date
-    if extracted.url:
-        fields["url"] = extracted.url
-    if extracted.sitename:
-        fields["publisher"] = extracted.sitename
-    return fields
-
-
-def _read_pdf(data: bytes) -> dict[str, object]:
-    import io
-
-    import pypdf
-
-    try:
-        reader = pypdf.PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = reader.metadata.title if reader.metadata else None
-    except Exception as error:  # pypdf raises many types for a damaged file
-        raise DocumentLoadError(f"cannot read PDF ({type(error).__name__}: {error})") from error
-    text = ""
-    page_starts: list[int] = []
-    for page_text in pages:
-        page_starts.append(len(text))
-        text += page_text.strip() + "\n\n"
-    fields: dict[str, object] = {"text": text, "page_starts": tuple(page_starts)}
-    if title:
-        fields["title"] = str(title)
-    return fields
