@@ -135,6 +135,7 @@ def build_index(
     `skipped` with its reason and the others are indexed.
     """
     started = time.perf_counter()
+    started_at = time.time()
     # The chunker asks the model for its token limit on first use only, so an
     # update that has nothing to embed never loads the model.
     chunker = _LazyChunker(embedder, chunk_size, min(chunk_overlap, chunk_size // 2))
@@ -200,7 +201,13 @@ def build_index(
             vector_index=dense.kind,
             sources=[str(Path(p).resolve()) for p in paths],
             documents={
-                d.id: {"path": d.path, "hash": d.content_hash, "chunks": per_doc.get(d.id, 0)} for d in documents
+                d.id: {
+                    "path": d.path,
+                    "hash": d.content_hash,
+                    "chunks": per_doc.get(d.id, 0),
+                    "indexed": _indexed_at(d, previous, started_at),
+                }
+                for d in documents
             },
             created=time.time(),
             pipeline=pipeline_signature(),
@@ -216,6 +223,17 @@ def build_index(
         seconds=time.perf_counter() - started,
         rebuilt=previous is None,
     )
+
+
+def _indexed_at(document: Document, previous: IndexData | None, now: float) -> float:
+    """When this version of `document` was indexed (the manifest's per-document "indexed"): kept from
+    the previous build while its bytes are unchanged; an index written before the field existed gives
+    its build time."""
+    if previous is not None:
+        old = previous.manifest.documents.get(document.id)
+        if old is not None and old.get("hash") == document.content_hash:
+            return float(old.get("indexed") or previous.manifest.created)
+    return now
 
 
 def _nothing_to_index(paths: Sequence[Path], skipped: Sequence[tuple[str, str]]) -> str:

@@ -59,7 +59,7 @@ class Manifest:
     chunk_overlap: int
     vector_index: str
     sources: list[str]
-    # doc_id -> {"path": str, "hash": str, "chunks": int}
+    # doc_id -> {"path": str, "hash": str, "chunks": int, "indexed": float (seconds since the epoch; newer indexes)}
     documents: dict[str, dict[str, object]]
     created: float
     # How the text was split and the lexical index made (index.builder.pipeline_signature);

@@ -26,10 +26,12 @@ __all__ = [
     "GENERATOR_KINDS",
     "add_generator_options",
     "add_index_options",
+    "check_collection",
     "embedder_from",
     "entailment_from",
     "generator_from",
     "index_dir_from",
+    "index_root_from",
     "load_generator_now",
     "open_engine",
     "passage_count",
@@ -49,6 +51,13 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
         "--model",
         default=None,
         help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2, or $RAG_MODEL)",
+    )
+    parser.add_argument(
+        "--collection",
+        default=os.environ.get("RAG_COLLECTION") or None,
+        metavar="NAME",
+        help="a named collection under the index folder (default: the `default` collection, or "
+        "$RAG_COLLECTION); `rag collections` lists them (docs/collections.md)",
     )
     parser.add_argument(
         "--scorer",
@@ -110,10 +119,30 @@ def embedder_from(args: argparse.Namespace):
     return SentenceTransformerEmbedder(args.model)
 
 
-def index_dir_from(args: argparse.Namespace) -> Path:
+def index_root_from(args: argparse.Namespace) -> Path:
+    """The index root: --index-dir, else $RAG_INDEX_DIR or .rag-index/ (it holds every collection)."""
     from index.paths import default_index_dir
 
     return Path(args.index_dir) if args.index_dir else default_index_dir()
+
+
+def index_dir_from(args: argparse.Namespace) -> Path:
+    """The index folder of --collection under the index root (the root itself for the default collection)."""
+    from index.collections import collection_dir
+
+    return collection_dir(index_root_from(args), getattr(args, "collection", None))
+
+
+def check_collection(args: argparse.Namespace) -> None:
+    """A named --collection must exist and hold an index before it can answer (only `default` builds itself)."""
+    from index.collections import DEFAULT_COLLECTION, describe_collection
+
+    name = getattr(args, "collection", None)
+    if name is None or name == DEFAULT_COLLECTION:
+        return
+    if not describe_collection(index_root_from(args), name).indexed:
+        # (an unknown name is a CollectionNotFoundError from describe_collection)
+        raise UsageError(f"the collection {name!r} has no documents yet: rag index --collection {name} PATH")
 
 
 def open_engine(args: argparse.Namespace):
@@ -123,6 +152,7 @@ def open_engine(args: argparse.Namespace):
     def announce(summary) -> None:
         print(f"indexed {summary.documents} documents ({summary.chunks} chunks) before answering", file=sys.stderr)
 
+    check_collection(args)
     return Engine.open(
         index_dir_from(args),
         embedder=embedder_from(args),

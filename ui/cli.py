@@ -15,12 +15,12 @@ from types import ModuleType
 
 from eval import command as eval_command
 from rag.options import run_command
-from ui.commands import ask, chat, docs, mcp, serve
+from ui.commands import ask, chat, collections, docs, mcp, serve
 from ui.commands import index as index_command
 
 __all__ = ["COMMANDS", "main"]
 
-COMMANDS: tuple[ModuleType, ...] = (index_command, ask, chat, docs, serve, mcp, eval_command)
+COMMANDS: tuple[ModuleType, ...] = (index_command, ask, chat, docs, collections, serve, mcp, eval_command)
 
 
 def _parser() -> argparse.ArgumentParser:
