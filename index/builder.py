@@ -2,12 +2,15 @@
 
 Incremental: a document whose file bytes are unchanged keeps its chunks and
 vectors from the previous build; only new or changed documents are embedded,
-and documents whose files are gone are removed. A file that fails to load is
+and documents whose files are gone are removed. A renamed or copied file takes
+the chunks and vectors of the indexed document with the same bytes instead of
+being embedded again (counted as `reused`). A file that fails to load is
 reported and, if it was indexed before, its previous version is kept.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,6 +62,8 @@ class IndexSummary:
     skipped: list[tuple[str, str]]
     seconds: float
     rebuilt: bool = False
+    # Chunks whose vectors came from a document indexed under another name (a renamed or copied file).
+    reused: int = 0
 
     def to_json(self) -> dict[str, object]:
         """The `rag index --json` contract."""
@@ -69,6 +74,7 @@ class IndexSummary:
             "removed": self.removed,
             "skipped": [{"path": path, "reason": reason} for path, reason in self.skipped],
             "seconds": round(self.seconds, 3),
+            "reused": self.reused,
         }
 
 
@@ -166,12 +172,20 @@ def build_index(
         chunks: list[Chunk] = []
         vectors: list[np.ndarray | None] = []
         to_embed: list[int] = []
+        by_content = _rows_by_content(previous, old_rows)
+        reused = 0
         for doc in documents:
             old = old_docs.get(doc.id)
             if previous and old and old.content_hash == doc.content_hash and doc.id in old_rows:
                 for row in old_rows[doc.id]:
                     chunks.append(previous.chunks[row])
                     vectors.append(previous.vectors[row])
+                continue
+            moved = by_content.get((doc.content_hash, doc.format))
+            if previous and moved:  # renamed or copied: the same text, so the same chunks and vectors
+                chunks.extend(_renamed_chunks(doc, moved, previous))
+                vectors.extend(previous.vectors[row] for row in moved)
+                reused += len(moved)
                 continue
             for chunk in chunker.chunk(doc):
                 to_embed.append(len(chunks))
@@ -222,7 +236,34 @@ def build_index(
         skipped=skipped,
         seconds=time.perf_counter() - started,
         rebuilt=previous is None,
+        reused=reused,
     )
+
+
+def _rows_by_content(previous: IndexData | None, old_rows: dict[str, list[int]]) -> dict[tuple[str, str], list[int]]:
+    """The previous build's chunk rows of each document, by (content hash, format).
+
+    A file whose bytes and format match an indexed document's reads to the same
+    text, so a renamed or copied file takes that document's chunks and vectors
+    instead of being embedded again. The format is part of the key because
+    `a.md` renamed to `a.txt` holds the same bytes but is read differently.
+    """
+    if previous is None:
+        return {}
+    rows_by_content: dict[tuple[str, str], list[int]] = {}
+    for doc_id, rows in old_rows.items():
+        doc = previous.documents.get(doc_id)
+        if doc is not None:
+            rows_by_content.setdefault((doc.content_hash, doc.format), rows)
+    return rows_by_content
+
+
+def _renamed_chunks(doc: Document, rows: list[int], previous: IndexData) -> list[Chunk]:
+    """The previous build's chunks at `rows`, renamed to `doc` (offsets and text are the same)."""
+    return [
+        dataclasses.replace(previous.chunks[row], id=f"{doc.id}#{number}", doc_id=doc.id)
+        for number, row in enumerate(rows)
+    ]
 
 
 def _indexed_at(document: Document, previous: IndexData | None, now: float) -> float:
