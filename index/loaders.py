@@ -1,4 +1,4 @@
-"""Turn files into Documents: .txt, .md (YAML front matter), .html, .pdf.
+"""Turn files into Documents, through the reader of each format (index.readers.READERS).
 
 `load_file` either returns a Document or raises DocumentLoadError with a reason
 a person can act on, whatever went wrong inside (a missing package, a parser's
@@ -30,6 +30,7 @@ from index.discovery import (
 )
 from index.errors import DocumentLoadError
 from index.readers import READERS
+from index.titles import meaningful_title
 from index.types import Document
 
 __all__ = [
@@ -44,6 +45,9 @@ __all__ = [
 ]
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
+# Formats whose first line is a fair title when the file declares none; the others (PDF, Office,
+# e-books, tables) are titled by their file name instead of by a header line or a table cell.
+_FIRST_LINE_TITLED = (".txt", ".md", ".markdown", ".html", ".htm")
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,8 @@ def _load_file(path: Path, doc_id: str) -> Document:
     text = fields.pop("text")
     if not text.strip():
         raise DocumentLoadError("no text in file (empty, or only markup/images)")
-    title = str(fields.pop("title", None) or _first_line(text) or path.stem)
+    fallback = (_first_line(text) if suffix in _FIRST_LINE_TITLED else "") or path.stem
+    title = meaningful_title(fields.pop("title", None), fallback)
     return Document(
         id=doc_id,
         text=text,

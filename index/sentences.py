@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from index.tables import is_table_row
 from index.types import Span
 
 __all__ = ["SPLITTER_VERSION", "split_sentences"]
@@ -17,8 +18,8 @@ __all__ = ["SPLITTER_VERSION", "split_sentences"]
 # Raise this whenever a change moves sentence boundaries: an index built with another version is
 # then re-split and re-embedded on its next use (index.builder.pipeline_signature). 2: Penn-Treebank
 # spaced periods ("year .") end sentences. 3: a spaced ellipsis (". . .") does not. 4: ... unless it
-# closes a quotation or has a fourth dot.
-SPLITTER_VERSION = 4
+# closes a quotation or has a fourth dot. 5: a table row (index.tables) is one sentence, never cut.
+SPLITTER_VERSION = 5
 
 # Words that end in a period without ending a sentence.
 _ABBREVIATIONS = frozenset(
@@ -75,14 +76,16 @@ def split_sentences(text: str) -> list[Span]:
     """Return sentence spans `(start, end)` covering every non-space character of `text`.
 
     Line breaks always end a sentence (headings, list items and paragraphs are
-    never glued to the next line's text).
+    never glued to the next line's text), and a table row (see index.tables) is
+    one sentence, whatever punctuation its cells hold.
     """
     spans: list[Span] = []
     line_start = 0
     for line_break in [*_PARAGRAPH.finditer(text), None]:
         line_end = line_break.start() if line_break else len(text)
         start = line_start
-        for match in _END.finditer(text, line_start, line_end):
+        row = is_table_row(text[line_start:line_end])
+        for match in [] if row else _END.finditer(text, line_start, line_end):
             if match.end() < line_end and _ends_sentence(text, match.start(), match.end()):
                 span = _strip(text, start, match.end())
                 if span:

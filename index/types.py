@@ -9,9 +9,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Chunk", "Document", "Span"]
+__all__ = ["Chunk", "Document", "Span", "TableSpan"]
 
 Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class TableSpan:
+    """A table in a document's text: its column names and one line per row (see index.tables).
+
+    Row i is `text[rows[i][0]:rows[i][1]]`, one line naming every filled cell with its
+    column ("Region: Donetsk | Status: occupied"), so a row is quoted whole with its header.
+    """
+
+    start: int
+    end: int
+    columns: tuple[str, ...]
+    rows: tuple[Span, ...]
+
+    def row_at(self, start: int, end: int) -> int | None:
+        """The index of the row holding text[start:end], or None if the span is not inside one row."""
+        for number, (row_start, row_end) in enumerate(self.rows):
+            if row_start <= start and end <= row_end:
+                return number
+        return None
 
 
 @dataclass(frozen=True)
@@ -32,6 +53,32 @@ class Document:
     page_starts: tuple[int, ...] = ()
     # Anything else a file declared (front matter keys we do not model).
     extra: dict[str, object] = field(default_factory=dict)
+    # The tables in the text, each row one line that a quote takes whole (index.tables).
+    tables: tuple[TableSpan, ...] = ()
+    # The text spans recognised by OCR in an image (scanned PDF pages, image files): see index.ocr.
+    ocr_spans: tuple[Span, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Read back from JSON (index.store), tables arrive as plain dicts and lists.
+        if any(not isinstance(table, TableSpan) for table in self.tables):
+            tables = tuple(
+                table
+                if isinstance(table, TableSpan)
+                else TableSpan(
+                    start=table["start"],
+                    end=table["end"],
+                    columns=tuple(table["columns"]),
+                    rows=tuple((s, e) for s, e in table["rows"]),
+                )
+                for table in self.tables
+            )
+            object.__setattr__(self, "tables", tables)
+        elif not isinstance(self.tables, tuple):
+            object.__setattr__(self, "tables", tuple(self.tables))
+
+    def from_ocr(self, start: int, end: int) -> bool:
+        """Whether any of text[start:end] was recognised by OCR (and may hold recognition errors)."""
+        return any(span_start < end and start < span_end for span_start, span_end in self.ocr_spans)
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding `offset`, or None for formats without pages."""
