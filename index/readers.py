@@ -2,7 +2,7 @@
 
 A reader returns a dict with at least "text" (the exact text the index stores; every
 offset and quote refers to it) and any of Document's metadata fields ("title",
-"authors", "date", "url", "publisher", "page_starts", "extra"). It raises
+"authors", "date", "url", "publisher", "page_starts", "extra", "tables"). It raises
 DocumentLoadError with a reason a person can act on; `index.loaders.load_file`
 turns anything else into one. A new format is a reader here and one entry in
 READERS (discovery and uploads take their suffixes from it).
@@ -12,46 +12,38 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from index.ebook import read_epub
+from index.encoding import decode_text
 from index.errors import DocumentLoadError
 from index.front_matter import read_markdown
+from index.office import read_docx, read_pptx
+from index.opendocument import read_odt
 from index.pdf import read_pdf
+from index.rtf import read_rtf
+from index.spreadsheets import read_csv, read_xlsx
+from index.tables import rewrite_pipe_tables
 
 __all__ = ["READERS", "Reader", "decode_text"]
 
 Reader = Callable[[bytes], dict[str, object]]
 
 
-def _looks_like_utf16(data: bytes) -> bool:
-    """UTF-16 without a byte-order mark: mostly NUL bytes at every other position (Latin text)."""
-    sample = data[:4096]
-    if len(sample) < 16:
-        return False
-    even, odd = sample[0::2], sample[1::2]
-    for zeros, other in ((odd, even), (even, odd)):
-        if zeros.count(0) >= 0.4 * len(zeros) and other.count(0) <= 0.05 * len(other):
-            return True
-    return False
-
-
-def decode_text(data: bytes) -> str:
-    """UTF-8 text with newlines normalized; UTF-16 and binary files are refused with a reason."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_utf16(data):
-        raise DocumentLoadError("UTF-16 text, not UTF-8; re-save the file as UTF-8")
-    if b"\x00" in data[:8192]:
-        raise DocumentLoadError("binary file, not text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DocumentLoadError(f"not valid UTF-8 (byte {error.start}); re-save the file as UTF-8") from error
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
 def _read_text(data: bytes) -> dict[str, object]:
     return {"text": decode_text(data)}
 
 
+def _with_tables(fields: dict[str, object]) -> dict[str, object]:
+    """Pipe tables in the text (Markdown's, and those trafilatura writes for HTML) rendered row by row."""
+    text = str(fields["text"])
+    if "|" in text:
+        fields["text"], tables = rewrite_pipe_tables(text)
+        if tables:
+            fields["tables"] = tables
+    return fields
+
+
 def _read_markdown(data: bytes) -> dict[str, object]:
-    return read_markdown(decode_text(data))
+    return _with_tables(read_markdown(decode_text(data)))
 
 
 def _read_html(data: bytes) -> dict[str, object]:
@@ -62,7 +54,7 @@ def _read_html(data: bytes) -> dict[str, object]:
     extracted = trafilatura.bare_extraction(html, include_comments=False, include_tables=True, with_metadata=True)
     if extracted is None or not (extracted.text or "").strip():
         raise DocumentLoadError("no main text found in the HTML page")
-    fields: dict[str, object] = {"text": extracted.text}
+    fields: dict[str, object] = _with_tables({"text": extracted.text})
     if extracted.title:
         fields["title"] = extracted.title
     if extracted.author:
@@ -83,4 +75,11 @@ READERS: dict[str, Reader] = {
     ".html": _read_html,
     ".htm": _read_html,
     ".pdf": read_pdf,
+    ".docx": read_docx,  # Office, OpenDocument and e-books: index.office, index.opendocument, index.ebook
+    ".pptx": read_pptx,
+    ".odt": read_odt,
+    ".epub": read_epub,
+    ".rtf": read_rtf,
+    ".xlsx": read_xlsx,  # tables: index.spreadsheets
+    ".csv": read_csv,
 }
