@@ -23,6 +23,7 @@ from index.embedder import Embedder
 from index.errors import NothingToIndexError, RagError
 from index.lexical import BM25_B, BM25_K1, LexicalIndex
 from index.loaders import load_documents
+from index.pdf import PDF_TEXT_VERSION
 from index.sentences import SPLITTER_VERSION
 from index.store import (
     FORMAT_VERSION,
@@ -50,7 +51,9 @@ def pipeline_signature() -> str:
     build, and `Engine.open` makes that build itself, so an upgrade never keeps
     serving the old sentence boundaries.
     """
-    return f"sentences-v{SPLITTER_VERSION} chunks-v{CHUNKER_VERSION} bm25-k1={BM25_K1}-b={BM25_B}"
+    return (
+        f"sentences-v{SPLITTER_VERSION} chunks-v{CHUNKER_VERSION} bm25-k1={BM25_K1}-b={BM25_B} pdf-v{PDF_TEXT_VERSION}"
+    )
 
 
 @dataclass(frozen=True)

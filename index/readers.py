@@ -16,6 +16,7 @@ from index.ebook import read_epub
 from index.encoding import decode_text
 from index.errors import DocumentLoadError
 from index.front_matter import read_markdown
+from index.ocr import read_image
 from index.office import read_docx, read_pptx
 from index.opendocument import read_odt
 from index.pdf import read_pdf
@@ -82,4 +83,9 @@ READERS: dict[str, Reader] = {
     ".rtf": read_rtf,
     ".xlsx": read_xlsx,  # tables: index.spreadsheets
     ".csv": read_csv,
+    ".png": read_image,  # images: text recognised by Tesseract (index.ocr), skipped with a reason without it
+    ".jpg": read_image,
+    ".jpeg": read_image,
+    ".tif": read_image,
+    ".tiff": read_image,
 }

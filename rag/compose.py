@@ -161,6 +161,7 @@ def cite(
         end=end,
         page=document.page_at(start),
         score=score,
+        ocr=document.from_ocr(start, end),
     )
     return citation if verify_citation(citation, documents) else None
 

@@ -62,6 +62,8 @@ class Citation:
     end: int
     page: int | None
     score: float
+    # The quote's text was recognised by OCR in an image, so it may hold recognition errors.
+    ocr: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -73,6 +75,7 @@ class Citation:
             "end": self.end,
             "page": self.page,
             "score": round(self.score, 4),
+            "ocr": self.ocr,
         }
 
 

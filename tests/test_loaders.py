@@ -94,10 +94,10 @@ def test_ragignore_hidden_and_unsupported_files(tmp_path: Path):
     (tmp_path / "README.md").write_text("docs")
     (tmp_path / ".ragignore").write_text("# comment\nREADME.md\n")
     (tmp_path / ".hidden.txt").write_text("hidden")
-    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    (tmp_path / "program.exe").write_bytes(b"MZ\x90\x00")
     report = load_documents([tmp_path])
     assert [d.id for d in report.documents] == ["keep"]
-    assert report.skipped == [(str(tmp_path / "image.png"), "unsupported file type .png")]
+    assert report.skipped == [(str(tmp_path / "program.exe"), "unsupported file type .exe")]
 
 
 def test_the_html_loaders_lxml_cleaner_is_a_declared_dependency():

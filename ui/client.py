@@ -54,7 +54,17 @@ def _generation(data: dict | None) -> Generation | None:
 def answer_from_json(data: dict) -> ServedAnswer:
     """The Answer a `rag ask --json` object describes (passages' dense/lexical scores are not in it: 0)."""
     citations = [
-        Citation(c["n"], c["doc_id"], c["title"], c["quote"], c["start"], c["end"], c.get("page"), c["score"])
+        Citation(
+            c["n"],
+            c["doc_id"],
+            c["title"],
+            c["quote"],
+            c["start"],
+            c["end"],
+            c.get("page"),
+            c["score"],
+            c.get("ocr", False),
+        )
         for c in data.get("citations", [])
     ]
     passages = [

@@ -193,6 +193,14 @@ def _answer_text(answer: Answer, answer_id: str) -> str:
     return _MARKER.sub(link, _e(answer.answer))
 
 
+# On a source card whose quote was recognised by OCR (Citation.ocr).
+_OCR_MARK = (
+    '<span class="rag-ocr" title="Recognised by OCR from an image (a scanned page or picture): '
+    'the text may contain recognition errors; check it against the original." '
+    'style="font-size:0.7rem;border:1px solid currentColor;border-radius:3px;padding:0 4px;opacity:0.8">OCR</span>'
+)
+
+
 def _source_card(citation: Citation, document: Document | None, answer_id: str) -> str:
     if document is not None and document.text[citation.start : citation.end] == citation.quote:
         before, quote, after = paragraph_around(document.text, citation.start, citation.end)
@@ -203,7 +211,7 @@ def _source_card(citation: Citation, document: Document | None, answer_id: str) 
     return (
         f'<div class="rag-source source-{citation.n}" id="cite-{answer_id}-{citation.n}">'
         f'<div class="rag-source-head"><span class="rag-source-n">{citation.n}</span>'
-        f'<span class="rag-source-title">{_e(title)}</span></div>'
+        f'<span class="rag-source-title">{_e(title)}</span>{_OCR_MARK if citation.ocr else ""}</div>'
         + (f'<div class="rag-source-meta">{byline}</div>' if byline else "")
         + f'<blockquote class="rag-context">{_e(before)}<mark class="rag-quote">{_e(quote)}</mark>{_e(after)}'
         "</blockquote>"

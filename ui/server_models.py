@@ -62,6 +62,7 @@ class CitationOut(BaseModel):
     end: int
     page: int | None
     score: float
+    ocr: bool = Field(default=False, description="the quote was recognised by OCR in an image (may hold errors)")
 
 
 class PassageOut(BaseModel):

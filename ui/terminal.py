@@ -36,6 +36,7 @@ def format_answer(answer: Answer) -> str:
             lines.insert(1, "(Weak support: these quotes only loosely match the question; check them.)")
         for c in answer.citations:
             page = f", page {c.page}" if c.page else ""
-            lines.append(f"[{c.n}] {c.title}{page}")
+            ocr = " (OCR: recognised from an image, may contain recognition errors)" if c.ocr else ""
+            lines.append(f"[{c.n}] {c.title}{page}{ocr}")
             lines.append(f"    “{' '.join(c.quote.split())}”")
     return "\n".join(terminal_safe(line) for line in lines).rstrip()
