@@ -7,6 +7,9 @@
 This is the build side's door for the query side: `rag.Engine` calls these and
 never imports the builder itself, so answering a question does not load the
 chunker (LangChain) unless an index has to be built.
+
+It is also where the store is picked: with `store="postgresql://…"` (`rag … --store`, $RAG_STORE)
+the index lives in PostgreSQL (index.pg_store, index.pg_build), otherwise in `index_dir`.
 """
 
 from __future__ import annotations
@@ -16,10 +19,46 @@ from pathlib import Path
 
 from index.embedder import Embedder
 from index.errors import IndexMismatchError, IndexNotFoundError
+from index.index_store import IndexStore
 from index.paths import DEFAULT_CORPUS
-from index.store import IndexData, read_index, read_manifest
+from index.store import Manifest, read_index, read_manifest
 
-__all__ = ["open_index", "update_sources"]
+__all__ = ["build", "open_index", "read_store", "stored_manifest", "update_sources"]
+
+
+def read_store(index_dir: Path, store: str | None = None, expect_model: str | None = None) -> IndexStore:
+    """The index as it is now: in PostgreSQL when `store` names a database, else in `index_dir`."""
+    if store:
+        from index.pg_store import PgIndex
+
+        return PgIndex.open(store, expect_model=expect_model)
+    return read_index(index_dir, expect_model=expect_model)
+
+
+def stored_manifest(index_dir: Path, store: str | None = None) -> Manifest | None:
+    """The current index's manifest, or None when there is no index yet."""
+    if not store:
+        return read_manifest(index_dir)
+    from index.errors import IndexNotFoundError
+    from index.pg_store import PgIndex
+
+    try:
+        return PgIndex.open(store).manifest
+    except IndexNotFoundError:
+        return None
+
+
+def build(paths: Sequence[Path], index_dir: Path, embedder: Embedder, *, store: str | None = None, **options):
+    """`index.builder.build_index` into `index_dir`, or `index.pg_build.build_pg` into `store`; the `IndexSummary`."""
+    from index.builder import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, build_index
+
+    if not store:
+        return build_index(paths, index_dir, embedder, **options)
+    from index.pg_build import build_pg
+
+    options.setdefault("chunk_size", DEFAULT_CHUNK_SIZE)
+    options.setdefault("chunk_overlap", DEFAULT_CHUNK_OVERLAP)
+    return build_pg(paths, store, embedder, **options)
 
 
 def open_index(
@@ -29,8 +68,9 @@ def open_index(
     build_if_missing: bool = True,
     progress: bool = False,
     on_build: Callable[[object], None] | None = None,
-) -> IndexData:
-    """The index at `index_dir`, built first when there is none (from the default corpus)
+    store: str | None = None,
+) -> IndexStore:
+    """The index at `index_dir` (or in the database `store`), built first when there is none (from the default corpus)
     or when it was split by another version of this code (again, from the document texts
     it stores, so it works even when a source folder has moved since).
 
@@ -38,14 +78,14 @@ def open_index(
     `on_build` receives the `IndexSummary` of a build made here.
     """
     # Imported here: building loads the chunker (LangChain), which answering never needs.
-    from index.builder import build_index, pipeline_signature
+    from index.builder import pipeline_signature
 
-    manifest = read_manifest(index_dir)
+    manifest = stored_manifest(index_dir, store)
     summary = None
     if manifest is None:
         if not build_if_missing:
-            raise IndexNotFoundError(index_dir)
-        summary = build_index([DEFAULT_CORPUS], index_dir, embedder, progress=progress)
+            raise IndexNotFoundError(store or index_dir)
+        summary = build([DEFAULT_CORPUS], index_dir, embedder, store=store, progress=progress)
     elif manifest.pipeline != pipeline_signature() and manifest.model == embedder.name:
         if not build_if_missing:
             raise IndexMismatchError(
@@ -53,11 +93,12 @@ def open_index(
                 f"({manifest.pipeline or 'not recorded'}; this one: {pipeline_signature()}): "
                 "update it with `rag index`"
             )
-        stored = read_index(index_dir, expect_model=embedder.name).documents
-        summary = build_index(
+        stored = read_store(index_dir, store, expect_model=embedder.name).documents
+        summary = build(
             [Path(source) for source in manifest.sources],
             index_dir,
             embedder,
+            store=store,
             chunk_size=manifest.chunk_size,
             chunk_overlap=manifest.chunk_overlap,
             vector_index=manifest.vector_index,
@@ -66,12 +107,12 @@ def open_index(
         )
     if summary is not None and on_build:
         on_build(summary)
-    return read_index(index_dir, expect_model=embedder.name)
+    return read_store(index_dir, store, expect_model=embedder.name)
 
 
-def update_sources(index_dir: Path, embedder: Embedder, sources: Sequence[Path], *, progress: bool = False):
+def update_sources(
+    index_dir: Path, embedder: Embedder, sources: Sequence[Path], *, progress: bool = False, store: str | None = None
+):
     """Index exactly `sources` incrementally (new or changed files embedded, missing ones removed);
     returns the `IndexSummary`. The caller reloads the index to answer from it."""
-    from index.builder import build_index
-
-    return build_index(list(sources), index_dir, embedder, progress=progress)
+    return build(list(sources), index_dir, embedder, store=store, progress=progress)

@@ -23,13 +23,14 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from index.errors import IndexMismatchError, IndexNotFoundError, RagError
+from index.index_store import top_rows
 from index.lexical import LexicalIndex
 from index.types import Chunk, Document
 from index.vector_store import VectorStore
@@ -85,6 +86,31 @@ class IndexData:
     dense: VectorStore
     lexical: LexicalIndex
     path: Path
+
+    # -- index.index_store.IndexStore: what the query side asks of the local store --
+
+    def dense_top(
+        self, query_vector: np.ndarray, k: int, doc_ids: Collection[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if not doc_ids:
+            return self.dense.search(query_vector, k)
+        rows = self.rows_of(doc_ids)
+        scores = self.vectors[rows] @ query_vector
+        order = np.argsort(-scores, kind="stable")[:k]
+        return scores[order], rows[order]
+
+    def lexical_top(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return top_rows(self.lexical.scores(query), k)
+
+    def lexical_scores(self, query: str, rows: np.ndarray) -> np.ndarray:
+        return self.lexical.scores(query)[rows]
+
+    def vectors_of(self, rows: np.ndarray) -> np.ndarray:
+        return self.vectors[rows]
+
+    def rows_of(self, doc_ids: Collection[str]) -> np.ndarray:
+        wanted = set(doc_ids)
+        return np.array([row for row, c in enumerate(self.chunks) if c.doc_id in wanted], dtype=np.int64)
 
 
 @contextlib.contextmanager

@@ -1,4 +1,7 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) scores fused per chunk.
+"""Hybrid retrieval: dense and lexical (BM25) scores fused per chunk, from any `IndexStore`.
+
+The store (local FAISS + bm25s, or PostgreSQL + pgvector: `index.index_store`) answers top-k
+and by-row questions; the fusion here is the same for both.
 
 Two fusions are available. `convex` (the default) min-max normalises each
 score over the candidates and mixes them, alpha * dense + (1 - alpha) * lexical;
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.store import IndexData
+from index.index_store import IndexStore
 from index.text import normalize
 from rag.types import Passage
 
@@ -51,15 +54,9 @@ def _scaled(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 class HybridRetriever:
-    def __init__(self, data: IndexData, settings: RetrievalSettings | None = None) -> None:
+    def __init__(self, data: IndexStore, settings: RetrievalSettings | None = None) -> None:
         self.data = data
         self.settings = settings or RetrievalSettings()
-
-    def _mask(self, doc_ids: Collection[str] | None) -> np.ndarray | None:
-        if not doc_ids:
-            return None
-        wanted = set(doc_ids)
-        return np.array([c.doc_id in wanted for c in self.data.chunks], dtype=bool)
 
     def rank(
         self,
@@ -70,34 +67,40 @@ class HybridRetriever:
     ) -> list[ScoredChunk]:
         """Chunk rows ranked by fused score (near-duplicates not yet removed)."""
         settings = self.settings
-        total = len(self.data.chunks)
+        store = self.data
+        total = len(store.chunks)
         if total == 0:
             return []
-        mask = self._mask(doc_ids)
         # The pool: the best `depth` chunks of each retriever, over all documents. Scores are
         # normalised over the pool whether or not a document filter is set, so a filter narrows
         # the list without lifting its documents' scores; it also adds all its own chunks, so it
         # cannot empty the list.
         depth = min(total, max(settings.candidates, limit))
-        dense_all = np.full(total, np.nan, dtype=np.float32)
+        dense_found: dict[int, float] = {}
+        lexical_found: dict[int, float] = {}
         if settings.mode != "lexical":
-            scores, found = self.data.dense.search(query_vector, total if mask is not None else depth)
-            dense_all[found] = scores
-        lexical_all = self.data.lexical.scores(query) if settings.mode != "dense" else np.zeros(total, dtype=np.float32)
-
-        pool: set[int] = set()
-        if settings.mode != "lexical":
-            pool.update(int(r) for r in np.argsort(-np.nan_to_num(dense_all, nan=-np.inf))[:depth])
+            scores, found = store.dense_top(query_vector, depth)
+            dense_found = dict(zip(found.tolist(), scores.tolist(), strict=True))
         if settings.mode != "dense":
-            pool.update(int(r) for r in np.argsort(-lexical_all)[:depth] if lexical_all[r] > 0)
-        rows = np.array(sorted(pool | set(np.flatnonzero(mask).tolist()) if mask is not None else pool), dtype=np.int64)
+            scores, found = store.lexical_top(query, depth)
+            lexical_found = dict(zip(found.tolist(), scores.tolist(), strict=True))
+        pool = set(dense_found) | set(lexical_found)
+        scope = store.rows_of(doc_ids) if doc_ids else None
+        rows = np.array(sorted(pool | set(scope.tolist()) if scope is not None else pool), dtype=np.int64)
         if rows.size == 0 or not pool:
             return []
-        dense = dense_all[rows]
+        # Candidates one retriever did not return are scored exactly by the other's means.
+        dense = np.array([dense_found.get(int(r), np.nan) for r in rows], dtype=np.float32)
         missing = np.isnan(dense)
-        if missing.any():  # lexical-only candidates: score them exactly
-            dense[missing] = self.data.vectors[rows[missing]] @ query_vector
-        lexical = lexical_all[rows]
+        if missing.any():
+            dense[missing] = store.vectors_of(rows[missing]) @ query_vector
+        lexical = np.array([lexical_found.get(int(r), np.nan) for r in rows], dtype=np.float32)
+        if settings.mode == "dense":
+            lexical[:] = 0.0
+        else:
+            unknown = np.isnan(lexical)
+            if unknown.any():
+                lexical[unknown] = store.lexical_scores(query, rows[unknown])
         in_pool = np.isin(rows, np.fromiter(pool, dtype=np.int64))
 
         if settings.mode == "dense":
@@ -112,8 +115,8 @@ class HybridRetriever:
             )
         best = float(fused[in_pool].max())
         order = np.argsort(-fused, kind="stable")
-        if mask is not None:
-            order = order[mask[rows[order]]]
+        if scope is not None:
+            order = order[np.isin(rows[order], scope)]
         return [
             ScoredChunk(
                 int(rows[i]),

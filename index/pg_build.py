@@ -1,0 +1,222 @@
+"""Build or update the PostgreSQL index (`rag index --store postgresql://…`).
+
+The same incremental rule as the local builder (index.builder): a document whose content hash is
+unchanged keeps its chunks, vectors and postings; new and changed documents are chunked and
+embedded; documents whose files are gone are deleted. The whole update is ONE transaction on the
+primary (`target_session_attrs=read-write`), under an advisory lock so builds queue up: a build that
+fails or is killed leaves the previous index as it was, readable all along.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from index.builder import IndexSummary, _LazyChunker, _nothing_to_index, pipeline_signature
+from index.embedder import Embedder
+from index.errors import NothingToIndexError
+from index.loaders import load_documents
+from index.pg_store import chunk_terms, connect, document_body
+from index.store import FORMAT_VERSION, Manifest
+from index.types import Chunk, Document
+from index.vector_store import AUTO_HNSW_ABOVE, INDEX_KINDS
+
+__all__ = ["build_pg", "create_tables", "ensure_vector_index", "insert_documents", "write_manifest"]
+
+_LOCK_KEY = 7_242_014  # pg_advisory_xact_lock key: one `rag index` writer per database at a time
+
+
+def create_tables(conn, dimension: int) -> None:
+    """(Re)create the index tables, empty (inside the caller's transaction: DDL is transactional)."""
+    conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    conn.execute("DROP TABLE IF EXISTS rag_postings, rag_chunks, rag_documents, rag_meta")
+    conn.execute("CREATE TABLE rag_meta (key text PRIMARY KEY, value jsonb NOT NULL)")
+    conn.execute(
+        "CREATE TABLE rag_documents (id text PRIMARY KEY, position int NOT NULL, path text NOT NULL, "
+        "hash text NOT NULL, body jsonb NOT NULL)"
+    )
+    conn.execute(
+        f"CREATE TABLE rag_chunks (id bigint PRIMARY KEY, chunk_id text NOT NULL, "
+        f"doc_id text NOT NULL REFERENCES rag_documents(id) ON DELETE CASCADE, position int NOT NULL, "
+        f"start_at int NOT NULL, end_at int NOT NULL, sentences jsonb NOT NULL, page int, length int NOT NULL, "
+        f"embedding vector({int(dimension)}) NOT NULL)"
+    )
+    conn.execute("CREATE INDEX rag_chunks_doc ON rag_chunks (doc_id)")
+    conn.execute("CREATE SEQUENCE IF NOT EXISTS rag_chunk_ids")
+    # Postings are deleted by chunk explicitly (one scan per build), so no per-row cascade index is kept.
+    conn.execute(
+        "CREATE TABLE rag_postings (term text NOT NULL, chunk bigint NOT NULL, tf int NOT NULL, "
+        "length int NOT NULL, PRIMARY KEY (term, chunk))"
+    )
+
+
+def ensure_vector_index(conn, dimension: int) -> None:
+    """The HNSW graph over the vectors as halfvec (made after a bulk load, kept up to date by inserts)."""
+    conn.execute(
+        f"CREATE INDEX IF NOT EXISTS rag_chunks_hnsw ON rag_chunks "
+        f"USING hnsw ((embedding::halfvec({int(dimension)})) halfvec_ip_ops) WITH (m = 16, ef_construction = 64)"
+    )
+
+
+def insert_documents(
+    conn, documents: Sequence[Document], positions: Sequence[int], chunks: Sequence[Chunk], vectors: np.ndarray
+) -> None:
+    """Insert documents with their chunks (rows of `vectors` follow `chunks`) and BM25 postings."""
+    from psycopg.types.json import Jsonb
+
+    with conn.cursor() as cur:
+        with cur.copy("COPY rag_documents (id, position, path, hash, body) FROM STDIN") as copy:
+            for document, position in zip(documents, positions, strict=True):
+                body = Jsonb(document_body(document))
+                copy.write_row((document.id, position, document.path, document.content_hash, body))
+        numbering = "SELECT nextval('rag_chunk_ids') FROM generate_series(1, %s)"
+        ids = [row[0] for row in cur.execute(numbering, (len(chunks),))]
+        lengths = []
+        per_doc: dict[str, int] = {}
+        with cur.copy(
+            "COPY rag_chunks (id, chunk_id, doc_id, position, start_at, end_at, sentences, page, length, embedding) "
+            "FROM STDIN WITH (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["int8", "text", "text", "int4", "int4", "int4", "jsonb", "int4", "int4", "vector"])
+            for db_id, chunk, vector in zip(ids, chunks, vectors, strict=True):
+                terms = chunk_terms(chunk.text)
+                length = sum(terms.values())
+                lengths.append((terms, length))
+                position = per_doc.get(chunk.doc_id, 0)
+                per_doc[chunk.doc_id] = position + 1
+                spans = Jsonb([list(span) for span in chunk.sentences])
+                row = (db_id, chunk.id, chunk.doc_id, position, chunk.start, chunk.end, spans, chunk.page, length)
+                copy.write_row((*row, np.asarray(vector, dtype=np.float32)))
+        with cur.copy("COPY rag_postings (term, chunk, tf, length) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["text", "int8", "int4", "int4"])
+            for db_id, (terms, length) in zip(ids, lengths, strict=True):
+                for term, tf in terms.items():
+                    copy.write_row((term.replace("\x00", " "), db_id, tf, length))
+
+
+def write_manifest(conn, manifest_fields: dict[str, object]) -> Manifest:
+    """Record the corpus totals BM25 needs and the manifest (counted from the tables, so always true)."""
+    from dataclasses import asdict
+
+    from psycopg.types.json import Jsonb
+
+    chunks, tokens = conn.execute("SELECT count(*), coalesce(sum(length), 0) FROM rag_chunks").fetchone()
+    per_doc = dict(conn.execute("SELECT doc_id, count(*) FROM rag_chunks GROUP BY doc_id").fetchall())
+    documents = {
+        doc_id: {"path": path, "hash": content_hash, "chunks": int(per_doc.get(doc_id, 0))}
+        for doc_id, path, content_hash in conn.execute("SELECT id, path, hash FROM rag_documents ORDER BY position")
+    }
+    kind = str(manifest_fields.pop("vector_index", "auto"))
+    if kind == "auto":
+        kind = "hnsw" if chunks > AUTO_HNSW_ABOVE else "flat"
+    manifest = Manifest(documents=documents, vector_index=kind, created=time.time(), **manifest_fields)
+    upsert = "INSERT INTO rag_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+    conn.execute(upsert, ("stats", Jsonb({"chunks": int(chunks), "tokens": int(tokens)})))
+    conn.execute(upsert, ("manifest", Jsonb(asdict(manifest))))
+    return manifest
+
+
+def _stored(conn) -> tuple[Manifest | None, dict[str, Document]]:
+    """The manifest and documents in the database now (None and {} when there are no tables yet)."""
+    from index.pg_store import _document, _manifest
+
+    exists = conn.execute("SELECT to_regclass('rag_meta') IS NOT NULL").fetchone()[0]
+    if not exists:
+        return None, {}
+    found = conn.execute("SELECT value FROM rag_meta WHERE key = 'manifest'").fetchone()
+    if found is None:
+        return None, {}
+    documents = {doc_id: _document(body) for doc_id, body in conn.execute("SELECT id, body FROM rag_documents")}
+    return _manifest(found[0], ""), documents
+
+
+def build_pg(
+    paths: Sequence[Path],
+    url: str,
+    embedder: Embedder,
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+    vector_index: str = "auto",
+    rebuild: bool = False,
+    progress: bool = False,
+    documents: Sequence[Document] | None = None,
+    follow_links: bool = False,
+) -> IndexSummary:
+    """Index the files under `paths` into the database at `url` (see the module docstring)."""
+    if vector_index not in INDEX_KINDS:
+        raise ValueError(f"unknown index kind {vector_index!r}; choose one of {', '.join(INDEX_KINDS)}")
+    started = time.perf_counter()
+    chunker = _LazyChunker(embedder, chunk_size, min(chunk_overlap, chunk_size // 2))
+    with connect(url, target_session_attrs="read-write") as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        manifest, old_docs = _stored(conn)
+        same = manifest is not None and (
+            manifest.model,
+            manifest.chunk_size,
+            manifest.chunk_overlap,
+            manifest.pipeline,
+            manifest.format_version,
+        ) == (embedder.name, chunker.chunk_size, chunker.chunk_overlap, pipeline_signature(), FORMAT_VERSION)
+        if documents is None:
+            report = load_documents(paths, follow_links=follow_links)
+            documents, skipped, unreadable = list(report.documents), report.skipped, report.unreadable
+        else:
+            documents, skipped, unreadable = list(documents), [], frozenset()
+        if not (same and not rebuild):
+            old_docs = {}
+        # A file that exists but could not be read now keeps its indexed version (as index.builder does).
+        loaded = {d.id for d in documents}
+        kept = [d for d in old_docs.values() if d.id not in loaded and d.path in unreadable]
+        documents = [*documents, *kept]
+        if not documents:
+            raise NothingToIndexError(_nothing_to_index(paths, skipped))
+        unchanged = {d.id for d in documents if d.id in old_docs and old_docs[d.id].content_hash == d.content_hash}
+        fresh = [d for d in documents if d.id not in unchanged]
+        chunks = [chunk for document in fresh for chunk in chunker.chunk(document)]
+        vectors = embedder.embed([c.text for c in chunks], progress=progress) if chunks else None
+        dimension = int(vectors.shape[1]) if vectors is not None else int(manifest.dimension if manifest else 0)
+        if not old_docs:
+            dimension = dimension or embedder.dimension
+            create_tables(conn, dimension)
+        gone = [doc_id for doc_id in old_docs if doc_id not in unchanged]
+        if gone:
+            conn.execute(
+                "DELETE FROM rag_postings p USING rag_chunks c WHERE p.chunk = c.id AND c.doc_id = ANY(%s)", (gone,)
+            )
+            conn.execute("DELETE FROM rag_documents WHERE id = ANY(%s)", (gone,))
+        position = {d.id: i for i, d in enumerate(documents)}
+        if unchanged:
+            conn.execute(
+                "UPDATE rag_documents d SET position = p.position "
+                "FROM unnest(%s::text[], %s::int[]) AS p(id, position) WHERE d.id = p.id",
+                (sorted(unchanged), [position[i] for i in sorted(unchanged)]),
+            )
+        matrix = vectors if vectors is not None else np.zeros((0, dimension), dtype=np.float32)
+        insert_documents(conn, fresh, [position[d.id] for d in fresh], chunks, matrix)
+        ensure_vector_index(conn, dimension)
+        written = write_manifest(
+            conn,
+            {
+                "format_version": FORMAT_VERSION,
+                "model": embedder.name,
+                "dimension": dimension,
+                "chunk_size": chunker.chunk_size,
+                "chunk_overlap": chunker.chunk_overlap,
+                "vector_index": vector_index,
+                "sources": [str(Path(p).resolve()) for p in paths],
+                "pipeline": pipeline_signature(),
+            },
+        )
+    return IndexSummary(
+        documents=len(documents),
+        chunks=written.counts["chunks"],
+        embedded=len(chunks),
+        removed=len(set(old_docs) - {d.id for d in documents}),
+        skipped=skipped,
+        seconds=time.perf_counter() - started,
+        rebuilt=not old_docs,
+    )
