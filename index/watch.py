@@ -31,12 +31,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from index.builder import IndexSummary
 from index.discovery import IGNORE_FILE, discover_files
 from index.errors import RagError
-from index.store import read_manifest
+
+if TYPE_CHECKING:  # the builder pulls in the text splitter: not needed to import this module
+    from index.builder import IndexSummary
 
 __all__ = [
     "Change",
@@ -223,6 +224,8 @@ def _same_file(old: Mapping[str, object], new: Mapping[str, object]) -> bool:
 
 
 def _documents(index_dir: Path) -> dict[str, dict[str, object]]:
+    from index.store import read_manifest  # numpy: loaded when watching starts, not on import
+
     try:
         manifest = read_manifest(index_dir)
     except RagError:  # damaged: the update will say so, or rebuild it

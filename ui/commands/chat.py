@@ -15,6 +15,7 @@ from rag.options import (
     load_generator_now,
     open_engine,
 )
+from ui.watching import add_watch_options
 
 NAME = "chat"
 HELP = "start the web chat"
@@ -28,9 +29,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--share", action="store_true", help="also create a public gradio.live link")
     parser.add_argument("--feedback-log", type=Path, default=None, help="where thumbs up/down are appended (JSONL)")
     add_generator_options(parser)
+    add_watch_options(parser, "while the chat runs")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ui.watching import engine_watching
     from ui.web import serve
 
     auth = args.auth or os.environ.get("RAG_AUTH")
@@ -40,14 +43,15 @@ def run(args: argparse.Namespace) -> int:
     entailment = entailment_from(args, generator)
     engine = open_engine(args)
     load_generator_now(generator)
-    serve(
-        engine,
-        host=args.host,
-        port=args.port,
-        auth=auth,
-        share=args.share,
-        feedback_log=args.feedback_log,
-        generator=generator,
-        entailment=entailment,
-    )
+    with engine_watching(engine, args.debounce, enabled=args.watch):
+        serve(
+            engine,
+            host=args.host,
+            port=args.port,
+            auth=auth,
+            share=args.share,
+            feedback_log=args.feedback_log,
+            generator=generator,
+            entailment=entailment,
+        )
     return 0

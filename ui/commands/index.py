@@ -11,6 +11,7 @@ from pathlib import Path
 
 from index.errors import RagError
 from rag.options import add_index_options, embedder_from, index_dir_from
+from ui.watching import add_watch_options
 
 NAME = "index"
 HELP = "build or update the index (only new or changed files are embedded)"
@@ -38,6 +39,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also index files that symbolic links point to outside the folders given (skipped by default)",
     )
+    add_watch_options(parser, "after indexing, watch the paths until Ctrl-C")
 
 
 def print_summary(summary, as_json: bool) -> None:
@@ -80,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     earlier = [Path(p) for p in manifest.sources] if manifest else []
     if not paths:
         paths = earlier or [DEFAULT_CORPUS]
+    if args.watch:
+        from ui.watching import watch_index
+
+        return watch_index(args, paths, index_dir, embedder_from(args), lambda s: print_summary(s, args.json))
     summary = build_index(
         paths,
         index_dir,
