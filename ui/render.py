@@ -20,6 +20,7 @@ import html
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
+from index.tables import row_cells
 from index.types import Document
 from rag.compose import REFUSAL
 from rag.markers import MARKER
@@ -38,6 +39,7 @@ __all__ = [
     "notice_html",
     "paragraph_around",
     "paragraphs",
+    "table_html",
 ]
 
 RELATED_HEADING = "Related passages (not an answer)"
@@ -50,6 +52,7 @@ DRAFT_STAGES = {  # what a language model's draft bubble says at each stage
     "checking": "Checking each sentence against the documents…",
 }
 PASSAGE_CHARS = 320  # how much of a related passage a refusal shows
+TABLE_CONTEXT_ROWS = 3  # rows a source card shows on each side of a cited table row
 
 _BLANK_LINE = re.compile(r"\n[ \t\u00a0]*\n")
 _MARKER = MARKER
@@ -143,8 +146,30 @@ def _byline(document: Document | None, page: int | None = None) -> str:
         if document.publisher:
             parts.append(document.publisher)
     if page:
-        parts.append(f"page {page}")
+        parts.append(f"{'slide' if document is not None and document.format == 'pptx' else 'page'} {page}")
     return " · ".join(_e(p) for p in parts)
+
+
+def table_html(document: Document, start: int, end: int, around: int = TABLE_CONTEXT_ROWS) -> str:
+    """The table holding the quoted row text[start:end]: its header and `around` rows each side, the
+    quoted row marked; "" when the quote is not a table row."""
+    for table in document.tables:
+        row = table.row_at(start, end)
+        if row is None:
+            continue
+        first, last = max(0, row - around), min(len(table.rows), row + around + 1)
+        head = "".join(f"<th>{_e(column)}</th>" for column in table.columns)
+        body = []
+        for number in range(first, last):
+            cells = [_e(cell) for cell in row_cells(document.text[slice(*table.rows[number])], table.columns)]
+            if number == row:  # the quoted row, marked as quotes are elsewhere
+                cells = [f"<mark>{cell}</mark>" for cell in cells]
+            cited = ' class="rag-table-cited"' if number == row else ""
+            body.append(f"<tr{cited}>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+        hidden = len(table.rows) - (last - first)
+        more = f'<p class="rag-table-more">{hidden} more rows in this table</p>' if hidden else ""
+        return f'<table class="rag-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{more}'
+    return ""
 
 
 def _safe_url(url: str | None) -> str | None:
@@ -202,7 +227,8 @@ _OCR_MARK = (
 
 
 def _source_card(citation: Citation, document: Document | None, answer_id: str) -> str:
-    if document is not None and document.text[citation.start : citation.end] == citation.quote:
+    placed = document is not None and document.text[citation.start : citation.end] == citation.quote
+    if placed:
         before, quote, after = paragraph_around(document.text, citation.start, citation.end)
     else:  # cannot place it in context; still show the verified quote itself
         before, quote, after = "", citation.quote, ""
@@ -215,7 +241,8 @@ def _source_card(citation: Citation, document: Document | None, answer_id: str) 
         + (f'<div class="rag-source-meta">{byline}</div>' if byline else "")
         + f'<blockquote class="rag-context">{_e(before)}<mark class="rag-quote">{_e(quote)}</mark>{_e(after)}'
         "</blockquote>"
-        f'<div class="rag-source-foot">match score {citation.score:.2f}</div>'
+        + (table_html(document, citation.start, citation.end) if placed and document is not None else "")
+        + f'<div class="rag-source-foot">match score {citation.score:.2f}</div>'
         "</div>"
     )
 

@@ -49,7 +49,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # What the page offers; the loader also reads the longer spellings.
-UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".pdf", ".png", ".jpg")
+UPLOAD_SUFFIXES = tuple(".txt .md .html .pdf .docx .pptx .xlsx .csv .epub .odt .rtf .png .jpg".split())
 # At most this much text per upload (all its files together). The default corpus splits into one chunk per
 # ~490 characters and embedding runs at ~30 chunks/s on 2 cores (docs/benchmarks.md), so 1,000,000
 # characters is ~2,000 chunks, about 70 s of indexing; a 50 MB text file would hold the one indexing slot
