@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install everything into ./.venv (idempotent). Usage: scripts/install.sh [--test]
 #   --test  also the test tools (pytest, hypothesis, ruff, playwright) and Debian's chromium
+# OCR of scanned PDFs and images: the [ocr] extra, and Debian's tesseract-ocr when running as root
+# with apt-get (RAG_SKIP_OCR=1 leaves the program out; without it such files are skipped with a reason).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,8 +14,19 @@ pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # build, while 2.13.0 is a CPU build. Elsewhere set TORCH_SPEC (e.g. "torch" with a CPU index).
 "${pip[@]}" install "${TORCH_SPEC:-torch==2.13.0}"
 
+if [ "${RAG_SKIP_OCR:-0}" != "1" ] && ! command -v tesseract >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian's tesseract-ocr for OCR of scanned PDFs and images..."
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null; } ||
+      echo "note: could not install tesseract-ocr; scanned PDFs and images will be skipped" >&2
+  else
+    echo "note: tesseract is missing, so scanned PDFs and images will be skipped;" \
+      "install it with: sudo apt-get install tesseract-ocr" >&2
+  fi
+fi
+
 if [ "${1:-}" = "--test" ]; then
-  "${pip[@]}" install -e ".[test]"
+  "${pip[@]}" install -e ".[test,ocr]"
   if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ]; then
       echo "installing Debian's chromium for the browser tests..."
@@ -24,5 +37,5 @@ if [ "${1:-}" = "--test" ]; then
     fi
   fi
 else
-  "${pip[@]}" install -e .
+  "${pip[@]}" install -e ".[ocr]"
 fi
