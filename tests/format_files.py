@@ -10,9 +10,7 @@ from pathlib import Path
 Rows = list[list[str]]
 
 
-def make_docx(
-    path: Path, paragraphs: list[str], table: Rows | None = None, title: str = "", author: str = ""
-) -> Path:
+def make_docx(path: Path, paragraphs: list[str], table: Rows | None = None, title: str = "", author: str = "") -> Path:
     import docx
 
     document = docx.Document()
