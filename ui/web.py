@@ -212,6 +212,8 @@ def _wire_documents(page: _Page, handlers: Handlers) -> None:
     )
     page.doc_list.change(handlers.show_document, [page.doc_list, page.session], page.doc_view, **_PRIVATE)
     page.documents_tab.select(handlers.show_document, [page.doc_list, page.session], page.doc_view, **_PRIVATE)
+    # The list as it is now: `rag chat --watch` and other sessions' uploads change it after the page loaded.
+    page.documents_tab.select(handlers.catalog, None, [page.doc_filter, page.doc_list, page.header], **_PRIVATE)
 
 
 def launch(
