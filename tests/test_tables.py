@@ -1,0 +1,171 @@
+"""Tables as units of evidence: rendering, the splitter keeping rows whole, pipe tables, the stored spans,
+and the web chat's table around a cited row."""
+
+from pathlib import Path
+
+from index.builder import build_index
+from index.loaders import load_file
+from index.sentences import split_sentences
+from index.store import read_index
+from index.tables import TextBuilder, is_table_row, rewrite_pipe_tables, row_cells
+from index.types import Document
+from rag.types import Answer, Citation
+from tests.fakes import CountingEmbedder
+from tests.format_files import make_docx, make_odt
+from ui.render import answer_html, table_html
+
+ROWS = [
+    ["Name", "Note", "Year"],
+    ["Alpha", "Opened in 1998. Closed again? Yes!", "1998"],
+    ["Beta", "", "2004"],
+    ["Gamma", "a | b", "2010"],
+]
+
+
+def built() -> tuple[str, Document]:
+    builder = TextBuilder()
+    builder.paragraph("Intro line. Second sentence.")
+    builder.table(ROWS)  # type: ignore[arg-type]
+    builder.paragraph("Closing words.")
+    fields = builder.fields()
+    text = str(fields["text"])
+    document = Document(
+        id="t", text=text, title="t", path="t.txt", format="txt", content_hash="x", tables=fields["tables"]
+    )
+    return text, document
+
+
+def test_each_row_is_one_line_naming_its_columns_and_empty_cells_are_left_out():
+    text, document = built()
+    (table,) = document.tables
+    rows = [text[start:end] for start, end in table.rows]
+    assert rows == [
+        "Name: Alpha | Note: Opened in 1998. Closed again? Yes! | Year: 1998",
+        "Name: Beta | Year: 2004",
+        "Name: Gamma | Note: a | b | Year: 2010",
+    ]
+    assert table.columns == ("Name", "Note", "Year")
+    assert text[table.start : table.end] == "\n".join(rows)
+
+
+def test_the_splitter_never_cuts_a_row_nor_joins_two():
+    text, document = built()
+    sentences = [text[start:end] for start, end in split_sentences(text)]
+    rows = [text[start:end] for start, end in document.tables[0].rows]
+    assert sentences == ["Intro line.", "Second sentence.", *rows, "Closing words."]
+
+
+def test_prose_with_a_pipe_is_still_split_into_sentences():
+    assert not is_table_row("Home | About | Contact")  # no "column: value": a menu, not a row
+    assert is_table_row("Menu: Home | About. Then prose follows here.")  # rendered as a row would be: kept whole
+    assert split_sentences("One sentence. Another | not a row.") == [(0, 13), (14, 34)]
+
+
+def test_row_cells_puts_each_value_under_its_column_even_with_a_separator_inside():
+    text, document = built()
+    table = document.tables[0]
+    assert [row_cells(text[s:e], table.columns) for s, e in table.rows] == [
+        ("Alpha", "Opened in 1998. Closed again? Yes!", "1998"),
+        ("Beta", "", "2004"),
+        ("Gamma", "a | b", "2010"),
+    ]
+
+
+def test_one_column_or_one_row_tables_are_layout_written_as_paragraphs():
+    builder = TextBuilder()
+    builder.table([["Only a header", "cell"]])
+    builder.table([["a"], ["b"]])
+    fields = builder.fields()
+    assert fields["text"] == "Only a header\n\ncell\n\na\n\nb\n\n" and "tables" not in fields
+
+
+def test_blank_and_repeated_header_cells_get_their_position():
+    builder = TextBuilder()
+    builder.table([["Year", "", "Year"], ["2001", "x", "2002"]])
+    fields = builder.fields()
+    assert fields["tables"][0].columns == ("Year", "Column 2", "Year (3)")
+    assert fields["text"].startswith("Year: 2001 | Column 2: x | Year (3): 2002\n")
+
+
+def test_markdown_pipe_tables_are_rewritten_and_the_rest_is_kept_exactly():
+    source = (
+        "Before the table.\n\n"
+        "| Plant | Output \\| net |\n| :--- | ---: |\n| North | 5 |\n| South | 7 |\n\n"
+        "```\n| Code | Kept |\n|---|---|\n| a | b |\n```\n"
+        "After the table."
+    )
+    text, tables = rewrite_pipe_tables(source)
+    assert text == (
+        "Before the table.\n\n"
+        "Plant: North | Output | net: 5\nPlant: South | Output | net: 7\n\n\n"
+        "```\n| Code | Kept |\n|---|---|\n| a | b |\n```\n"
+        "After the table."
+    )
+    assert [text[s:e] for s, e in tables[0].rows] == [
+        "Plant: North | Output | net: 5",
+        "Plant: South | Output | net: 7",
+    ]
+    assert rewrite_pipe_tables("No table | here.\nJust text.") == ("No table | here.\nJust text.", ())
+
+
+def test_html_and_office_tables_are_stored_as_rows(tmp_path: Path):
+    prose = "<p>" + "The harbour master keeps a record of ships and their cargo every single day. " * 5 + "</p>"
+    page = tmp_path / "page.html"
+    page.write_text(
+        f"<html><body><article>{prose}<table><tr><th>Ship</th><th>Cargo</th></tr>"
+        f"<tr><td>Aurora</td><td>Grain. Wheat mostly.</td></tr></table>{prose}</article></body></html>"
+    )
+    table = [["Ship", "Cargo"], ["Aurora", "Grain. Wheat mostly."]]
+    for path in (
+        page,
+        make_docx(tmp_path / "a.docx", ["Ships", "Text."], table),
+        make_odt(tmp_path / "a.odt", ["Ships"], table),
+    ):
+        document = load_file(path, path.stem)
+        (span,) = document.tables
+        assert [document.text[s:e] for s, e in span.rows] == ["Ship: Aurora | Cargo: Grain. Wheat mostly."], path
+        assert (span.start, span.end) in split_sentences(document.text), path
+
+
+def test_table_spans_survive_the_index_on_disk(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "plants.csv").write_text("Plant,Output\nNorth,5\nSouth,7\n")
+    build_index([corpus], tmp_path / "index", CountingEmbedder())
+    document = read_index(tmp_path / "index").documents["plants"]
+    (table,) = document.tables
+    assert table.columns == ("Plant", "Output")
+    assert [document.text[s:e] for s, e in table.rows] == ["Plant: North | Output: 5", "Plant: South | Output: 7"]
+
+
+def test_the_source_card_shows_the_table_around_a_cited_row():
+    builder = TextBuilder()
+    builder.table([["Name", "Score"]] + [[f"Row{n}", str(n)] for n in range(10)] + [["<b>x</b>", "9"]])
+    fields = builder.fields()
+    document = Document(
+        id="t",
+        text=str(fields["text"]),
+        title="T",
+        path="t.csv",
+        format="csv",
+        content_hash="x",
+        tables=fields["tables"],
+    )
+    start, end = document.tables[0].rows[5]
+    html = table_html(document, start, end)
+    assert "<th>Name</th><th>Score</th>" in html
+    assert '<tr class="rag-table-cited"><td><mark>Row5</mark></td><td><mark>5</mark></td></tr>' in html
+    assert "Row2" in html and "Row8" in html and "Row1<" not in html and "Row9" not in html
+    assert "4 more rows in this table" in html  # 11 rows, 7 shown
+    assert table_html(document, start, start + 3) == html  # part of a row: still that row
+    assert table_html(document, 0, end) == ""  # spanning two rows: not one row
+    last = document.tables[0].rows[-1]
+    assert "&lt;b&gt;x&lt;/b&gt;" in table_html(document, *last)  # cells are escaped
+
+    citation = Citation(
+        n=1, doc_id="t", title="T", quote=document.text[start:end], start=start, end=end, page=None, score=0.9
+    )
+    answer = Answer(
+        question="q", answer="Row5 scored 5 [1].", refused=False, citations=[citation], passages=[], timings_ms={}
+    )
+    assert '<table class="rag-table">' in answer_html(answer, {"t": document}, "a1")
