@@ -30,14 +30,17 @@ from pathlib import Path
 
 import gradio as gr
 
+from index.collections import DEFAULT_COLLECTION
 from index.loaders import MAX_FILE_BYTES
 from rag.engine import Engine
 from rag.entailment import EntailmentJudge
 from rag.generators import Generator
+from ui import web_collections
 from ui.feedback import FeedbackLog
 from ui.style import CSS, theme
 from ui.uploads import MAX_UPLOAD_CHARS, UPLOAD_SUFFIXES
 from ui.web_auth import LoginGuard
+from ui.web_collections import CollectionControls, CollectionEvents, Shelf
 from ui.web_handlers import EMPTY_DOC, EXTRACTIVE, GENERATED, Handlers
 
 __all__ = ["EXAMPLE_QUESTIONS", "build_app", "launch", "serve"]
@@ -72,6 +75,7 @@ class _Page:
     documents_tab: gr.Tab
     doc_list: gr.Radio
     doc_view: gr.HTML
+    collections: CollectionControls  # the collection picker, the new-collection box, the documents table
 
 
 def build_app(
@@ -80,8 +84,13 @@ def build_app(
     *,
     generator: Generator | None = None,
     entailment: EntailmentJudge | None = None,
+    index_root: Path | None = None,
+    collection: str = DEFAULT_COLLECTION,
 ) -> gr.Blocks:
     """The chat page over `engine`; thumbs up/down go to `feedback_log` (default INDEX_DIR/feedback.jsonl).
+
+    `engine` answers `collection` under `index_root` (default: engine.index_dir, the default collection);
+    the page's picker opens the root's other collections on demand (ui/web_collections.py).
 
     Without `generator` the page is the extractive chat. With one, the chat
     answers through it by default (streaming a draft, then the verified
@@ -89,16 +98,19 @@ def build_app(
     """
     feedback = FeedbackLog(feedback_log or engine.index_dir / "feedback.jsonl")
     handlers = Handlers(engine, feedback, generator, entailment)
+    events = CollectionEvents(Shelf(index_root or engine.index_dir, collection, engine), handlers)
+    per_session = events.session_handlers()  # each event over the collection its session picked
     with gr.Blocks(title="Grounded Q&A", analytics_enabled=False) as app:
-        page = _layout(handlers)
-        _wire_chat(page, handlers)
-        _wire_documents(page, handlers)
+        page = _layout(handlers, events)
+        _wire_chat(page, per_session)
+        _wire_documents(page, per_session)
+        web_collections.wire(app, events, page.collections, page)
         app.load(handlers.catalog, None, [page.doc_filter, page.doc_list, page.header], **_PRIVATE)  # later uploads
         gr.api(handlers.api_ask, api_name="ask", concurrency_limit=ASK_CONCURRENCY)
     return app
 
 
-def _layout(handlers: Handlers) -> _Page:
+def _layout(handlers: Handlers, events: CollectionEvents) -> _Page:
     """Place the components: a header, then an Ask tab (chat and side panel) and a Documents tab."""
     choices = handlers.choices()
     session = gr.State([])
@@ -108,6 +120,7 @@ def _layout(handlers: Handlers) -> _Page:
             with gr.Column(scale=3, min_width=420):
                 chatbot, question = _chat_column()
             with gr.Column(scale=1, min_width=260):
+                picker = web_collections.collection_picker(events)
                 mode = _mode_radio(handlers.generator)
                 gr.Markdown("#### Search settings")
                 k = gr.Slider(1, 20, value=5, step=1, label="Passages to search (k)")
@@ -120,14 +133,31 @@ def _layout(handlers: Handlers) -> _Page:
                     elem_id="rag-doc-filter",
                 )
                 files, upload_status = _upload_box()
+                new_collection = web_collections.new_collection_box()
         with gr.Tab("Documents", id="documents") as documents_tab, gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=260):
                 doc_list = gr.Radio(choices=choices, label=f"{len(choices)} documents", elem_id="rag-doc-list")
+                rename_box, rename_doc, delete_doc, doc_status = web_collections.document_actions()
             with gr.Column(scale=2, min_width=420):
+                doc_table = web_collections.documents_table_box()
                 doc_view = gr.HTML(EMPTY_DOC, elem_id="rag-doc-view")
     gr.HTML(handlers.footer(), elem_id="rag-footer")
     return _Page(
-        session, header, chatbot, question, mode, k, doc_filter, files, upload_status, documents_tab, doc_list, doc_view
+        session,
+        header,
+        chatbot,
+        question,
+        mode,
+        k,
+        doc_filter,
+        files,
+        upload_status,
+        documents_tab,
+        doc_list,
+        doc_view,
+        collections=CollectionControls(
+            picker, new_collection, doc_table, rename_box, rename_doc, delete_doc, doc_status
+        ),
     )
 
 
@@ -201,15 +231,7 @@ def _wire_chat(page: _Page, handlers: Handlers) -> None:
 
 
 def _wire_documents(page: _Page, handlers: Handlers) -> None:
-    """Uploads (one indexing run at a time) and the Documents tab."""
-    page.files.upload(
-        handlers.upload,
-        [page.files],
-        [page.upload_status, page.files, page.doc_filter, page.doc_list, page.header],
-        concurrency_limit=1,
-        concurrency_id="index",
-        **_PRIVATE,
-    )
+    """The Documents tab (uploads are wired by ui/web_collections.py, which can send them to a new collection)."""
     page.doc_list.change(handlers.show_document, [page.doc_list, page.session], page.doc_view, **_PRIVATE)
     page.documents_tab.select(handlers.show_document, [page.doc_list, page.session], page.doc_view, **_PRIVATE)
     # The list as it is now: `rag chat --watch` and other sessions' uploads change it after the page loaded.
@@ -273,7 +295,12 @@ def serve(
     feedback_log: Path | None = None,
     generator: Generator | None = None,
     entailment: EntailmentJudge | None = None,
+    index_root: Path | None = None,
+    collection: str = DEFAULT_COLLECTION,
 ) -> None:
-    """Run the web chat until interrupted (what `rag chat` does); `generator` adds model-written answers."""
-    app = build_app(engine, feedback_log, generator=generator, entailment=entailment)
+    """Run the web chat until interrupted (what `rag chat` does); `generator` adds model-written answers.
+    `engine` answers `collection` under `index_root`; the page's picker switches to the root's others."""
+    app = build_app(
+        engine, feedback_log, generator=generator, entailment=entailment, index_root=index_root, collection=collection
+    )
     launch(app, host=host, port=port, auth=auth, share=share)

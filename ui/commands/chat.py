@@ -6,12 +6,14 @@ import argparse
 import os
 from pathlib import Path
 
+from index.collections import DEFAULT_COLLECTION
 from index.errors import UsageError
 from rag.options import (
     add_generator_options,
     add_index_options,
     entailment_from,
     generator_from,
+    index_root_from,
     load_generator_now,
     open_engine,
 )
@@ -53,5 +55,7 @@ def run(args: argparse.Namespace) -> int:
             feedback_log=args.feedback_log,
             generator=generator,
             entailment=entailment,
+            index_root=index_root_from(args),
+            collection=args.collection or DEFAULT_COLLECTION,
         )
     return 0

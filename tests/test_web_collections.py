@@ -1,0 +1,159 @@
+"""The web chat's collections and document management without a browser: ui/documents.py and
+ui/web_collections.py called directly, on real indexes built with the counting fake embedder."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from index.collections import collection_dir, collection_names, create_collection
+from rag.engine import Engine
+from tests.fakes import TALKS, two_document_engine
+from ui.documents import NotAnUploadError, delete_upload, document_rows, rename_upload
+from ui.feedback import FeedbackLog
+from ui.uploads import add_uploads
+from ui.web_collections import CollectionEvents, Shelf, documents_table
+from ui.web_handlers import Handlers
+
+HARVEST = "Harvest report\n\nThe apple harvest in Normandy was late because of a cold and wet spring."
+
+
+class Request:
+    """What gradio passes as gr.Request, as far as these handlers read it."""
+
+    def __init__(self, session_hash: str) -> None:
+        self.session_hash = session_hash
+
+
+def _file(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    return two_document_engine(tmp_path)
+
+
+def _events(engine: Engine) -> CollectionEvents:
+    handlers = Handlers(engine, FeedbackLog(engine.index_dir / "feedback.jsonl"))
+    return CollectionEvents(Shelf(engine.index_dir, "default", engine), handlers)
+
+
+def test_document_rows_give_file_format_size_chunks_and_indexed_at(engine: Engine, tmp_path: Path):
+    add_uploads(engine, [(_file(tmp_path / "in", "harvest.txt", HARVEST), "harvest.txt")])
+    rows = {row.doc_id: row for row in document_rows(engine)}
+    assert set(rows) == {"talks", "peace", "harvest"}
+    harvest = rows["harvest"]
+    assert (harvest.file_name, harvest.format, harvest.uploaded) == ("harvest.txt", "txt", True)
+    assert harvest.size_bytes == len(HARVEST.encode()) and harvest.chunks >= 1
+    assert harvest.indexed_at is not None and harvest.indexed_at > rows["talks"].indexed_at
+    assert not rows["talks"].uploaded
+    table = documents_table(list(rows.values()), "default")
+    assert "harvest.txt" in table and "3 documents" in table and "UTC" in table
+
+
+def test_a_deleted_upload_is_gone_from_the_next_answer(engine: Engine, tmp_path: Path):
+    add_uploads(engine, [(_file(tmp_path / "in", "harvest.txt", HARVEST), "harvest.txt")])
+    question = "Why was the apple harvest in Normandy late?"
+    assert any(c.doc_id == "harvest" for c in engine.ask(question).citations)
+    deleted = delete_upload(engine, "harvest")
+    assert deleted.id == "harvest" and not Path(deleted.path).exists()
+    assert "harvest" not in engine.data.documents
+    assert all(c.doc_id != "harvest" for c in engine.ask(question).citations)
+
+
+def test_a_renamed_upload_is_cited_under_its_new_id_without_embedding_again(engine: Engine, tmp_path: Path):
+    add_uploads(engine, [(_file(tmp_path / "in", "harvest.txt", HARVEST), "harvest.txt")])
+    embedded = len(engine.embedder.embedded)
+    renamed = rename_upload(engine, "harvest", "Normandy apples")
+    assert renamed.id == "Normandy apples" and Path(renamed.path).name == "Normandy apples.txt"
+    assert set(engine.data.documents) == {"talks", "peace", "Normandy apples"}
+    citations = engine.ask("Why was the apple harvest in Normandy late?").citations
+    assert {c.doc_id for c in citations} & {"Normandy apples"} and all(c.doc_id != "harvest" for c in citations)
+    chunk_texts = {c.text for c in engine.data.chunks if c.doc_id == "Normandy apples"}
+    assert not chunk_texts & set(engine.embedder.embedded[embedded:])  # its chunks were not embedded again
+
+
+def test_only_uploads_are_changed_and_a_taken_name_is_refused(engine: Engine, tmp_path: Path):
+    with pytest.raises(NotAnUploadError, match="run `rag index` again"):
+        delete_upload(engine, "talks")
+    with pytest.raises(NotAnUploadError):
+        rename_upload(engine, "talks", "other")
+    assert Path(engine.data.documents["talks"].path).exists()
+    add_uploads(engine, [(_file(tmp_path / "in", "a.txt", HARVEST), "a.txt")])
+    add_uploads(engine, [(_file(tmp_path / "in", "b.txt", TALKS + " More."), "b.txt")])
+    with pytest.raises(Exception, match="already named 'b'"):
+        rename_upload(engine, "a", "b")
+    with pytest.raises(Exception, match="type a new name"):
+        rename_upload(engine, "a", "   ")
+    assert {"a", "b"} <= set(engine.data.documents)
+
+
+def test_an_upload_with_a_new_name_makes_the_collection_and_switches_to_it(engine: Engine, tmp_path: Path):
+    events = _events(engine)
+    request = Request("tab-1")
+    upload = _file(tmp_path / "in", "harvest.txt", HARVEST)
+    status, _, _, doc_list, header, picker, name_box, table = events.upload(
+        "default", "Farming", [str(upload)], request
+    )
+    assert "Made the collection “Farming”" in status and "Added" in status
+    assert picker["value"] == "Farming" and "Farming" in picker["choices"] and name_box == ""
+    assert [choice[1] for choice in doc_list["choices"]] == ["harvest"] and "1 document" in header
+    assert "harvest.txt" in table
+    assert collection_names(engine.index_dir) == ["default", "Farming"]
+    # The session now asks the new collection; another session still asks the default one.
+    respond = events.scoped(Handlers.respond.__get__(events.base))
+    _, _, session = respond("Why was the apple harvest late?", [], 5, [], request)
+    assert {c.doc_id for c in session[-1].answer.citations} == {"harvest"}
+    _, _, other = respond("Why was the apple harvest late?", [], 5, [], Request("tab-2"))
+    assert all(c.doc_id in {"talks", "peace"} for c in other[-1].answer.citations)
+    assert "harvest" not in engine.data.documents  # the default collection was not touched
+
+
+def test_a_bad_new_name_adds_nothing_and_leaves_no_collection(engine: Engine, tmp_path: Path):
+    events = _events(engine)
+    upload = _file(tmp_path / "in", "harvest.txt", HARVEST)
+    status, *_ = events.upload("default", "../escape", [str(upload)], Request("tab"))
+    assert "bad collection name" in status
+    empty = _file(tmp_path / "in", "empty.txt", "")
+    status, *_ = events.upload("default", "Empty", [str(empty)], Request("tab"))
+    assert "Nothing was added" in status
+    assert collection_names(engine.index_dir) == ["default"]
+
+
+def test_switching_collections_opens_each_engine_once_and_starts_a_new_conversation(engine: Engine, tmp_path: Path):
+    from index.builder import build_index
+
+    build_index(
+        [_file(tmp_path / "farm", "harvest.txt", HARVEST).parent],
+        collection_dir(engine.index_dir, "farm"),
+        engine.embedder,
+    )
+    create_collection(engine.index_dir, "empty")
+    events = _events(engine)
+    assert events.shelf.names() == ["default", "farm"]  # an empty collection cannot answer, so it is not offered
+    chat, session, _, _, header, _, table, _ = events.switch("farm", Request("tab"))
+    assert (chat, session) == ([], []) and "1 document" in header and "harvest.txt" in table
+    assert events.handlers("farm") is events.handlers("farm")
+    assert events.shelf.engine("farm") is events.handlers("farm").engine
+    with pytest.raises(gr.Error, match="no documents yet"):
+        events.handlers("empty")
+
+
+def test_scoped_handlers_keep_what_gradio_reads_from_the_signature(engine: Engine):
+    events = _events(engine)
+    handlers = events.session_handlers()
+    example = handlers.respond_example
+    hints = typing.get_type_hints(example)
+    assert hints["event"] is gr.SelectData and hints["request"] is gr.Request
+    assert list(inspect.signature(example).parameters)[-1] == "request"
+    assert inspect.isgeneratorfunction(handlers.respond_generated)
+    assert not inspect.isgeneratorfunction(handlers.respond)
+    assert handlers.vote == events.base.vote  # votes and other events need no collection

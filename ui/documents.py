@@ -1,0 +1,127 @@
+"""A collection's documents as the Documents view shows them, and deleting or renaming an upload.
+
+    rows = document_rows(engine)                  # file name, format, size, chunks, indexed-at
+    delete_upload(engine, "notes")                # the file goes, the index follows, the engine reloads
+    renamed = rename_upload(engine, "notes", "budget 2026")   # the file is renamed: a new document id
+
+Only uploads (files under INDEX_DIR/uploads/, saved by the web chat) are deleted
+or renamed here: a document indexed with `rag index PATH` is the user's own file,
+which the page never touches. Both changes re-index the same sources at once, so
+the next answer no longer cites a deleted document and cites a renamed one under
+its new id (the build reuses the vectors of unchanged bytes, so nothing is
+embedded again). The title stays what the file declares (a heading, front matter,
+its first line); only a title taken from the file name changes with it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.errors import RagError, UsageError
+from index.types import Document
+from rag.engine import Engine
+from ui.uploads import safe_name
+
+__all__ = ["DocumentRow", "NotAnUploadError", "delete_upload", "document_rows", "is_upload", "rename_upload"]
+
+
+class NotAnUploadError(UsageError):
+    """The document was indexed from the user's own files, so the page does not change it."""
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """One line of the Documents view."""
+
+    doc_id: str
+    title: str
+    file_name: str
+    format: str
+    size_bytes: int | None  # None when the file is gone (it is still indexed until the next build)
+    chunks: int
+    indexed_at: float | None  # seconds since the epoch; the build's time for indexes older than the field
+    uploaded: bool
+
+
+def uploads_folder(engine: Engine) -> Path:
+    return engine.index_dir / "uploads"
+
+
+def is_upload(engine: Engine, document: Document) -> bool:
+    return Path(document.path).resolve().is_relative_to(uploads_folder(engine).resolve())
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+def document_rows(engine: Engine) -> list[DocumentRow]:
+    """Every document of the engine's index, by title."""
+    data = engine.data
+    rows = []
+    for document in sorted(data.documents.values(), key=lambda d: (d.title.lower(), d.id)):
+        entry = data.manifest.documents.get(document.id, {})
+        indexed = entry.get("indexed") or data.manifest.created
+        rows.append(
+            DocumentRow(
+                doc_id=document.id,
+                title=document.title,
+                file_name=Path(document.path).name,
+                format=document.format,
+                size_bytes=_size(document.path),
+                chunks=int(entry.get("chunks", 0)),
+                indexed_at=float(indexed) if indexed else None,
+                uploaded=is_upload(engine, document),
+            )
+        )
+    return rows
+
+
+def _upload(engine: Engine, doc_id: str) -> Document:
+    document = engine.data.documents.get(doc_id)
+    if document is None:
+        raise UsageError(f"no document with id {doc_id!r} in this collection: choose one from the list")
+    if not is_upload(engine, document):
+        raise NotAnUploadError(
+            f"“{document.title}” was indexed from {document.path}, not uploaded here, so the page leaves it alone: "
+            "delete or rename that file and run `rag index` again"
+        )
+    return document
+
+
+def delete_upload(engine: Engine, doc_id: str) -> Document:
+    """Delete an uploaded document's file and re-index, so no answer cites it any more; the deleted document."""
+    document = _upload(engine, doc_id)
+    Path(document.path).unlink(missing_ok=True)
+    engine.add_documents([])  # the same sources, one file fewer: its chunks leave the index
+    return document
+
+
+def rename_upload(engine: Engine, doc_id: str, new_name: str) -> Document:
+    """Rename an uploaded document's file (its document id follows) and re-index; the renamed document."""
+    document = _upload(engine, doc_id)
+    if not (new_name or "").strip():
+        raise UsageError("type a new name for the document first")
+    old = Path(document.path)
+    stem = Path(safe_name(f"{new_name.strip()}{old.suffix}")).stem  # the upload's rules: no folders, no odd characters
+    target = old.with_name(f"{stem}{old.suffix}")
+    new_id = stem  # uploads sit in one flat folder, so a document's id is its file's stem
+    if target == old:
+        return document
+    if target.exists() or new_id in engine.data.documents:
+        raise UsageError(f"another document is already named {stem!r}: choose another name")
+    os.rename(old, target)
+    try:
+        engine.add_documents([])
+    except RagError:
+        os.rename(target, old)  # the index could not follow: keep the file under the name it is indexed by
+        raise
+    renamed = engine.data.documents.get(new_id)
+    if renamed is None:  # the build skipped it (it was readable a moment ago): say so rather than pretend
+        raise RagError(f"{target.name} was renamed but could not be indexed again: upload it again")
+    return renamed

@@ -1,0 +1,433 @@
+"""The web chat's collections and document management: the picker, a new collection from an upload,
+and the Documents view's table with delete and rename.
+
+    shelf = Shelf(index_root, "default", engine)     # engines per collection, opened on first use
+    events = CollectionEvents(shelf, handlers)       # what the page calls; ui/web.py wires it
+    respond = events.scoped(handlers.respond)        # any Handlers method, for the session's collection
+
+Each browser session picks a collection in the picker; every question, upload
+and document view of that session goes to that collection's engine. An engine
+is opened the first time any session picks its collection and then kept, so
+switching back is instant. Switching starts a new conversation: answers cite one
+collection's documents. Uploading with a name in "into a new collection" makes
+that collection, indexes the files into it and switches to it.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import html
+import inspect
+import threading
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+
+from index.collections import (
+    DEFAULT_COLLECTION,
+    collection_dir,
+    collection_names,
+    create_collection,
+    delete_collection,
+    describe_collection,
+    validate_name,
+)
+from index.errors import RagError, UsageError
+from index.open import update_sources
+from index.store import read_index
+from index.types import Document
+from rag.engine import Engine
+from ui.documents import DocumentRow, delete_upload, document_rows, rename_upload
+from ui.render import notice_html
+from ui.uploads import add_uploads
+from ui.web_handlers import EMPTY_DOC, Handlers, upload_notice
+
+__all__ = [
+    "CollectionControls",
+    "CollectionEvents",
+    "Shelf",
+    "collection_picker",
+    "document_actions",
+    "documents_table",
+    "documents_table_box",
+    "new_collection_box",
+    "wire",
+]
+
+
+class Shelf:
+    """The engines of the collections under one index root: each opened on first use, then kept."""
+
+    def __init__(self, root: Path, name: str, engine: Engine) -> None:
+        self.root = Path(root)
+        self.first = name
+        self._engines: dict[str, Engine] = {name: engine}
+        self._open_lock = threading.Lock()  # one collection opens at a time (it loads an index)
+
+    def names(self) -> list[str]:
+        """The collections that can answer: those with an index, and those open here."""
+        return [
+            name
+            for name in collection_names(self.root)
+            if name in self._engines or describe_collection(self.root, name).indexed
+        ]
+
+    def engine(self, name: str) -> Engine:
+        engine = self._engines.get(name)
+        if engine is not None:
+            return engine
+        with self._open_lock:
+            engine = self._engines.get(name)
+            if engine is None:  # not opened by another session while this one waited
+                if not describe_collection(self.root, name).indexed:
+                    raise UsageError(f"the collection {name!r} has no documents yet: upload some into it")
+                model = self._engines[self.first]
+                engine = Engine.open(
+                    collection_dir(self.root, name),
+                    embedder=model.embedder,
+                    settings=model.settings,
+                    scorer=model.scorer,
+                    build_if_missing=False,
+                )
+                self._engines[name] = engine
+        return engine
+
+    def add(self, name: str, engine: Engine) -> None:
+        self._engines[name] = engine
+
+    def new_collection(self, name: str) -> _NewCollection:
+        """A collection with no index yet, for `add_uploads`: its first upload builds the index."""
+        model = self._engines[self.first]
+        return _NewCollection(collection_dir(self.root, name), model)
+
+
+@dataclass(frozen=True)
+class _NoDocuments:
+    documents: dict[str, Document] = field(default_factory=dict)
+
+
+class _NewCollection:
+    """Stands in for the engine of a collection that has no index yet, where `add_uploads` takes one:
+    adding documents builds the collection's first index, and `engine` is opened on it."""
+
+    def __init__(self, index_dir: Path, model: Engine) -> None:
+        self.index_dir = index_dir
+        self.model = model
+        self.data: object = _NoDocuments()
+        self.engine: Engine | None = None
+
+    def add_documents(self, paths: Sequence[Path], *, progress: bool = False):
+        summary = update_sources(self.index_dir, self.model.embedder, list(paths), progress=progress)
+        data = read_index(self.index_dir, expect_model=self.model.embedder.name)
+        self.engine = Engine(data, self.model.embedder, self.index_dir, self.model.settings, self.model.scorer)
+        self.data = self.engine.data
+        return summary
+
+
+# -- the Documents view's table ------------------------------------------------
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "–"
+    if size < 1024:
+        return f"{size} B"
+    return f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
+
+
+def _time(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def documents_table(rows: Sequence[DocumentRow], collection: str) -> str:
+    """The collection's documents as an HTML table: name, file, format, size, chunks, indexed-at."""
+    e = html.escape
+    if not rows:
+        return f'<div class="rag-empty">No documents in “{e(collection)}” yet.</div>'
+    lines = [
+        f'<tr data-doc-id="{e(r.doc_id)}"><td>{e(r.title)}<br><small>id {e(r.doc_id)}'
+        f"{' · uploaded' if r.uploaded else ''}</small></td><td>{e(r.file_name)}</td><td>{e(r.format)}</td>"
+        f'<td class="num">{_size(r.size_bytes)}</td><td class="num">{r.chunks}</td><td>{_time(r.indexed_at)}</td></tr>'
+        for r in rows
+    ]
+    count = f"{len(rows)} document{'s' if len(rows) != 1 else ''}"
+    return (
+        f'<table class="rag-doc-table"><caption>{count} in “{e(collection)}”</caption>'
+        "<thead><tr><th>Document</th><th>File</th><th>Format</th><th>Size</th><th>Chunks</th><th>Indexed</th>"
+        f"</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+    )
+
+
+# -- the events ----------------------------------------------------------------
+
+
+class CollectionEvents:
+    """The picker's, the new-collection upload's and the document actions' handlers.
+
+    Which collection a browser session picked is kept here by its session hash
+    (set when the picker changes), so the chat's own events need no extra input:
+    `session_handlers()` gives them `Handlers` whose methods look it up.
+    """
+
+    def __init__(self, shelf: Shelf, handlers: Handlers) -> None:
+        self.shelf = shelf
+        self.base = handlers
+        self._handlers: dict[str, Handlers] = {shelf.first: handlers}
+        self._picked: dict[str, str] = {}  # session hash -> collection, for sessions that switched
+        self._lock = threading.Lock()
+
+    def handlers(self, collection: str | None) -> Handlers:
+        """The page's handlers over `collection`'s engine (the same feedback log and model for all)."""
+        name = collection or self.shelf.first
+        handlers = self._handlers.get(name)
+        if handlers is None:
+            try:
+                engine = self.shelf.engine(name)
+            except RagError as error:
+                raise gr.Error(str(error)) from error
+            handlers = copy.copy(self.base)
+            handlers.engine = engine
+            with self._lock:
+                handlers = self._handlers.setdefault(name, handlers)
+        return handlers
+
+    def collection_of(self, request: gr.Request | None) -> str:
+        """The collection this request's session picked (the first one until it switches)."""
+        session = getattr(request, "session_hash", None)
+        return self._picked.get(session or "", self.shelf.first)
+
+    def _pick(self, request: gr.Request | None, collection: str) -> None:
+        session = getattr(request, "session_hash", None)
+        if session:
+            with self._lock:
+                self._picked[session] = collection
+
+    def session_handlers(self) -> _SessionHandlers:
+        """Stands in for `Handlers` where ui/web.py wires the chat: the same methods, each answered over
+        the collection of the session that sent the event."""
+        return _SessionHandlers(self)
+
+    def scoped(self, method: Callable) -> Callable:
+        """`method` (a `Handlers` method) run over the collection of the session that sent the event.
+
+        The wrapper has the method's parameters and type hints plus a last `request: gr.Request`, which
+        gradio fills in; so gradio still passes event data (gr.SelectData) and still streams a
+        generator's results.
+        """
+        name = method.__name__
+
+        def target(request: gr.Request | None) -> Callable:
+            return getattr(self.handlers(self.collection_of(request)), name)
+
+        if inspect.isgeneratorfunction(method):
+
+            def run(*args):
+                *inputs, request = args  # gradio passes the request last, where the signature has it
+                yield from target(request)(*inputs)
+
+        else:
+
+            def run(*args):
+                *inputs, request = args
+                return target(request)(*inputs)
+
+        signature = inspect.signature(method)
+        extra = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
+        run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), extra])
+        run.__annotations__ = {**typing.get_type_hints(method), "request": gr.Request}
+        run.__name__ = run.__qualname__ = name
+        return run
+
+    # -- the picker --
+
+    def picker_update(self, value: str | None = None) -> dict:
+        return gr.update(choices=self.shelf.names(), **({"value": value} if value else {}))
+
+    def table(self, collection: str) -> str:
+        return documents_table(document_rows(self.handlers(collection).engine), collection)
+
+    def load(self, collection: str) -> tuple:
+        """On page load: the collections there are now, and this collection's documents."""
+        return (self.picker_update(), *self.handlers(collection).catalog(), self.table(collection))
+
+    def switch(self, collection: str, request: gr.Request) -> tuple:
+        """Another collection picked: a new conversation over its documents.
+        (chat, session, filter, document list, header, document view, table, status)"""
+        handlers = self.handlers(collection)
+        self._pick(request, collection)
+        doc_filter, doc_list, header = handlers.catalog()
+        return [], [], doc_filter, doc_list, header, EMPTY_DOC, self.table(collection), ""
+
+    # -- uploads --
+
+    def upload(self, collection: str, new_name: str | None, paths: Sequence[str] | None, request: gr.Request) -> tuple:
+        """Index uploaded files into the picked collection, or into a new one when a name is typed.
+        (status, upload box, filter, document list, header, picker, new-name box, table)"""
+        files = [(Path(p), Path(p).name) for p in paths or []]
+        if not files:
+            return (gr.skip(),) * 8
+        target = (new_name or "").strip() or collection
+        made = False
+        try:
+            if target != DEFAULT_COLLECTION and not collection_dir(self.shelf.root, validate_name(target)).is_dir():
+                create_collection(self.shelf.root, target)
+                made = True
+            if target in self.shelf.names():
+                result = add_uploads(self.handlers(target).engine, files)
+            else:
+                fresh = self.shelf.new_collection(target)
+                result = add_uploads(fresh, files)  # type: ignore[arg-type]  # an engine until it has an index
+                if fresh.engine is not None:
+                    self.shelf.add(target, fresh.engine)
+        except UsageError as error:
+            status = notice_html("error", "Nothing was added.", [str(error)])
+            return status, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if made and not result.added:
+            delete_collection(self.shelf.root, target)  # nothing went in: no empty collection is left behind
+        status = upload_notice(result)
+        if not result.added:
+            return status, None, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if made:
+            status = notice_html("ok", f"Made the collection “{target}”.") + status
+        # Picking `target` fires the picker's change event, which starts a new conversation there.
+        self._pick(request, target)
+        return (status, None, *self.handlers(target).catalog(), self.picker_update(target), "", self.table(target))
+
+    # -- deleting and renaming documents --
+
+    def _after_change(self, collection: str, message: str, selected: str | None, kind: str = "ok") -> tuple:
+        """(status, filter, document list, header, table, document view) after the documents changed."""
+        handlers = self.handlers(collection)
+        doc_filter, _, header = handlers.catalog()
+        choices = handlers.choices()
+        count = len(choices)
+        doc_list = gr.update(choices=choices, value=selected, label=f"{count} document{'s' if count != 1 else ''}")
+        return notice_html(kind, message), doc_filter, doc_list, header, self.table(collection), EMPTY_DOC
+
+    def delete(self, collection: str, doc_id: str | None) -> tuple:
+        """Delete the chosen uploaded document; the index follows at once."""
+        try:
+            document = delete_upload(self.handlers(collection).engine, _chosen(doc_id))
+        except RagError as error:
+            return notice_html("error", str(error)), *(gr.skip(),) * 5
+        return self._after_change(collection, f"Deleted “{document.title}” ({document.id}).", None)
+
+    def rename(self, collection: str, doc_id: str | None, new_name: str | None) -> tuple:
+        """Rename the chosen uploaded document's file (its id follows); then the new-name box is emptied."""
+        try:
+            document = rename_upload(self.handlers(collection).engine, _chosen(doc_id), new_name or "")
+        except RagError as error:
+            return notice_html("error", str(error)), *(gr.skip(),) * 5, gr.skip()
+        message = f"Renamed {doc_id} to {document.id}: answers cite it as {document.id} now."
+        return (*self._after_change(collection, message, document.id), "")
+
+
+class _SessionHandlers:
+    """`Handlers` for ui/web.py's chat wiring: the methods that read the engine run over the session's
+    collection (`CollectionEvents.scoped`); every other attribute is the page's own `Handlers`'."""
+
+    SCOPED = frozenset(
+        {"respond", "respond_example", "respond_generated", "respond_generated_example", "show_document", "catalog"}
+    )
+
+    def __init__(self, events: CollectionEvents) -> None:
+        self._events = events
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._events.base, name)
+        return self._events.scoped(attribute) if name in self.SCOPED else attribute
+
+
+def _chosen(doc_id: str | None) -> str:
+    if not doc_id:
+        raise UsageError("choose a document in the list first")
+    return doc_id
+
+
+# -- the components and their wiring (called from ui/web.py) -------------------
+
+_PRIVATE = {"api_visibility": "private"}
+_ONE_INDEXING_RUN = {"concurrency_limit": 1, "concurrency_id": "index"}  # the uploads' queue: one build at a time
+
+
+@dataclass(frozen=True)
+class CollectionControls:
+    """The components this module adds to the page."""
+
+    picker: gr.Dropdown
+    new_name: gr.Textbox
+    table: gr.HTML
+    rename_box: gr.Textbox
+    rename: gr.Button
+    delete: gr.Button
+    status: gr.HTML
+
+
+def collection_picker(events: CollectionEvents) -> gr.Dropdown:
+    """The collection this session asks (top of the side panel)."""
+    return gr.Dropdown(
+        choices=events.shelf.names(),
+        value=events.shelf.first,
+        label="Collection",
+        info="Each collection is its own set of documents; switching starts a new conversation.",
+        elem_id="rag-collection",
+    )
+
+
+def new_collection_box() -> gr.Textbox:
+    """Under the upload box: a name here sends the next upload into a new collection of that name."""
+    return gr.Textbox(
+        label="Upload into a new collection (optional)",
+        placeholder="Type a name, then upload: the collection is made",
+        max_lines=1,
+        elem_id="rag-new-collection",
+    )
+
+
+def documents_table_box() -> gr.HTML:
+    """The Documents tab's table (file name, format, size, chunks, indexed-at), filled when the page loads."""
+    return gr.HTML(elem_id="rag-doc-table")
+
+
+def document_actions() -> tuple[gr.Textbox, gr.Button, gr.Button, gr.HTML]:
+    """Rename and delete for the document chosen in the Documents tab's list (uploads only)."""
+    gr.Markdown("#### Change the chosen document", elem_id="rag-doc-actions-help")
+    rename_box = gr.Textbox(
+        label="New name",
+        placeholder="e.g. budget 2026",
+        info="Uploaded documents only: the file is renamed and the document id follows.",
+        max_lines=1,
+        elem_id="rag-doc-rename",
+    )
+    with gr.Row():
+        rename = gr.Button("Rename", size="sm", elem_id="rag-doc-rename-button")
+        delete = gr.Button("Delete", size="sm", variant="stop", elem_id="rag-doc-delete-button")
+    return rename_box, rename, delete, gr.HTML(elem_id="rag-doc-status")
+
+
+def wire(app: gr.Blocks, events: CollectionEvents, controls: CollectionControls, page) -> None:
+    """Connect the picker, uploads and document actions. `page` is ui/web.py's `_Page` (its chat, session,
+    filter, document list and view, header, upload box and status)."""
+    c = controls
+    catalog = [page.doc_filter, page.doc_list, page.header]
+    app.load(events.load, [c.picker], [c.picker, *catalog, c.table], **_PRIVATE)
+    switched = [page.chatbot, page.session, *catalog, page.doc_view, c.table, c.status]
+    c.picker.change(events.switch, [c.picker], switched, **_PRIVATE)
+    page.files.upload(
+        events.upload,
+        [c.picker, c.new_name, page.files],
+        [page.upload_status, page.files, *catalog, c.picker, c.new_name, c.table],
+        **_ONE_INDEXING_RUN,
+        **_PRIVATE,
+    )
+    changed = [c.status, *catalog, c.table, page.doc_view]
+    c.delete.click(events.delete, [c.picker, page.doc_list], changed, **_ONE_INDEXING_RUN, **_PRIVATE)
+    renamed = {"inputs": [c.picker, page.doc_list, c.rename_box], "outputs": [*changed, c.rename_box]}
+    c.rename.click(events.rename, **renamed, **_ONE_INDEXING_RUN, **_PRIVATE)
+    c.rename_box.submit(events.rename, **renamed, **_ONE_INDEXING_RUN, **_PRIVATE)
