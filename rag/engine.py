@@ -22,9 +22,10 @@ import numpy as np
 
 from index.embedder import Embedder, SentenceTransformerEmbedder, embed_queries
 from index.errors import InvalidQuestionError
-from index.open import open_index, update_sources
+from index.index_store import IndexStore
+from index.open import open_index, read_store, update_sources
 from index.paths import default_index_dir
-from index.store import IndexData, read_index
+from index.sentence_vectors import SentenceVectors, prepare_sentence_vectors
 from rag.answering import FoundEvidence, Stopwatch, extractive_answer
 from rag.compose import ComposeSettings
 from rag.evidence import (
@@ -85,11 +86,13 @@ class _Snapshot:
 
     Sentence vectors and each document's passages addressed to a model are cached per snapshot
     (the same offsets may hold other text after a reload); those caches are the only things that
-    change, under one lock.
+    change, under one lock. `stored` holds a separate scorer's vectors of every sentence, computed
+    when the snapshot was made (`index.sentence_vectors`), so a question embeds only itself.
     """
 
-    def __init__(self, data: IndexData, settings: AnswerSettings) -> None:
+    def __init__(self, data: IndexStore, settings: AnswerSettings, stored: SentenceVectors | None = None) -> None:
         self.data = data
+        self.stored = stored
         self.retriever = HybridRetriever(data, settings.retrieval)
         self.frequencies = DocumentFrequencies([c.text for c in data.chunks])
         self.names = document_name_words(data)
@@ -114,6 +117,12 @@ class _Snapshot:
     def sentence_vectors(self, sentences: Sequence[Sentence], embed: Callable[[Sequence[str]], np.ndarray]):
         keys = [(s.doc_id, s.start, s.end) for s in sentences]
         with self._cache_lock:
+            if self.stored is not None:
+                for sentence, key in zip(sentences, keys, strict=True):
+                    if key not in self._vectors:
+                        vector = self.stored.get(sentence.text)
+                        if vector is not None:
+                            self._vectors[key] = vector
             missing = [i for i, key in enumerate(keys) if key not in self._vectors]
         if missing:
             fresh = embed([sentences[i].text for i in missing])
@@ -127,21 +136,29 @@ class _Snapshot:
 class Engine:
     def __init__(
         self,
-        data: IndexData,
+        data: IndexStore,
         embedder: Embedder,
         index_dir: Path,
         settings: AnswerSettings | None = None,
         scorer: Embedder | None = None,
+        *,
+        progress: bool = False,
+        store: str | None = None,
     ) -> None:
         """`scorer`, when given, embeds questions and sentences for evidence scoring instead of the
-        index's `embedder` (which still embeds the question for retrieval); see `scorer_settings`."""
+        index's `embedder` (which still embeds the question for retrieval); see `scorer_settings`.
+        Its vectors of every sentence are loaded from beside the index, or computed and kept there
+        first (`progress`: show a bar while computing).
+        `store` names the PostgreSQL database holding the index (`data` was read from it); `index_dir`
+        then keeps only local files (uploads, feedback)."""
         self.embedder = embedder
         self.scorer = scorer
         self.index_dir = index_dir
+        self.store = store
         self.settings = settings or (scorer_settings(scorer) if scorer is not None else AnswerSettings())
         self._embed_lock = threading.Lock()  # one encode at a time on a small CPU
         self._update_lock = threading.Lock()  # one index update at a time from this process
-        self._snapshot = _Snapshot(data, self.settings)
+        self._snapshot = self._new_snapshot(data, progress=progress)
 
     # -- opening and updating ------------------------------------------------
 
@@ -156,12 +173,16 @@ class Engine:
         progress: bool = False,
         on_build: Callable[[object], None] | None = None,
         scorer: Embedder | None = None,
+        store: str | None = None,
     ) -> Engine:
-        """Load the index, building or upgrading it first when needed (`index.open.open_index`)."""
+        """Load the index, building or upgrading it first when needed (`index.open.open_index`);
+        from the PostgreSQL database `store` when given (a postgresql:// URL)."""
         index_dir = Path(index_dir or default_index_dir())
         embedder = embedder or SentenceTransformerEmbedder()
-        data = open_index(index_dir, embedder, build_if_missing=build_if_missing, progress=progress, on_build=on_build)
-        engine = cls(data, embedder, index_dir, settings, scorer)
+        data = open_index(
+            index_dir, embedder, build_if_missing=build_if_missing, progress=progress, on_build=on_build, store=store
+        )
+        engine = cls(data, embedder, index_dir, settings, scorer, progress=progress, store=store)
         # Load the models now, so the first question's timings measure answering, not loading.
         engine._embed(["warm-up"])
         if scorer is not None:
@@ -174,7 +195,7 @@ class Engine:
         return (self.scorer or self.embedder).name
 
     @property
-    def data(self) -> IndexData:
+    def data(self) -> IndexStore:
         return self._snapshot.data
 
     def add_documents(self, paths: Sequence[Path], *, progress: bool = False):
@@ -183,12 +204,19 @@ class Engine:
             sources = [Path(p) for p in self.data.manifest.sources]
             known = {s.resolve() for s in sources}
             sources += [Path(p) for p in paths if Path(p).resolve() not in known]
-            summary = update_sources(self.index_dir, self.embedder, sources, progress=progress)
+            summary = update_sources(self.index_dir, self.embedder, sources, progress=progress, store=self.store)
             self.reload()
             return summary
 
     def reload(self) -> None:
-        self._snapshot = _Snapshot(read_index(self.index_dir, expect_model=self.embedder.name), self.settings)
+        self._snapshot = self._new_snapshot(read_store(self.index_dir, self.store, expect_model=self.embedder.name))
+
+    def _new_snapshot(self, data: IndexStore, *, progress: bool = False) -> _Snapshot:
+        stored = None
+        if self.scorer is not None:
+            with self._embed_lock:
+                stored, _ = prepare_sentence_vectors(self.index_dir, data, self.scorer, progress=progress)
+        return _Snapshot(data, self.settings, stored)
 
     # -- asking --------------------------------------------------------------
 
