@@ -36,6 +36,7 @@ from index.watch import (
 from tests.fakes import PEACE, TALKS, CountingEmbedder
 
 BAD_FRONT_MATTER = "---\ntitle: &t Notes\nagain: *t\n---\nThe envoy went to Oslo on Friday.\n"
+LIGHTHOUSE = "Lighthouse notes\n\nThe lighthouse on Svalbard is kept by Ingrid Holm. She has kept it since 1998."
 
 
 # -- the debouncer, on a fake clock -----------------------------------------------
@@ -366,10 +367,7 @@ def test_the_chat_engine_answers_from_a_file_added_while_watching(tmp_path: Path
 
     with engine_watching(engine, debounce=0.2) as watcher:
         assert watcher is not None
-        (notes / "lighthouse.txt").write_text(
-            "Lighthouse notes\n\nThe lighthouse on Svalbard is kept by Ingrid Holm. She has kept it since 1998.",
-            encoding="utf-8",
-        )
+        (notes / "lighthouse.txt").write_text(LIGHTHOUSE, encoding="utf-8")
         deadline = time.monotonic() + 120
         while "lighthouse" not in engine.data.documents and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -379,3 +377,36 @@ def test_the_chat_engine_answers_from_a_file_added_while_watching(tmp_path: Path
     assert "lighthouse" in {citation["doc_id"] for citation in answer["citations"]}
     assert "Ingrid Holm" in answer["answer"]
     assert "lighthouse" in {doc_id for _, doc_id in handlers.choices()}  # the Documents view lists it
+
+
+@pytest.mark.slow
+def test_rag_chat_watch_answers_from_a_file_added_after_start(tmp_path: Path, embedder) -> None:
+    """The real command: `rag chat --watch` in a subprocess, asked through its `/ask` API."""
+    from gradio_client import Client
+
+    from tests.web_fixtures import free_port
+
+    notes, index_dir = tmp_path / "notes", tmp_path / "index"
+    notes.mkdir()
+    (notes / "talks.txt").write_text(TALKS, encoding="utf-8")
+    build_index([notes], index_dir, embedder)
+    port = free_port()
+    command = [sys.executable, "-m", "ui.cli", "chat", "--watch", "--debounce", "0.5", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--index-dir", str(index_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        lines = Lines(process.stdout)
+        lines.until("watching: 1 documents")
+        url = lines.until("Grounded Q&A chat running at")[-1].split(" at ")[1].split()[0]
+        (notes / "lighthouse.txt").write_text(LIGHTHOUSE, encoding="utf-8")
+        assert lines.until("  index updated")[:-1] == ["+ added lighthouse.txt (1 chunk)"]
+        answer = Client(url, verbose=False).predict("Who keeps the lighthouse on Svalbard?", api_name="/ask")
+        assert answer["refused"] is False and "Ingrid Holm" in answer["answer"]
+        assert "lighthouse" in {citation["doc_id"] for citation in answer["citations"]}
+        process.send_signal(signal.SIGINT)  # Ctrl-C: the server closes and the watcher stops
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
