@@ -11,6 +11,7 @@ import gradio as gr
 import pytest
 
 from index.collections import collection_dir, collection_names, create_collection
+from index.errors import UsageError
 from rag.engine import Engine
 from tests.fakes import TALKS, two_document_engine
 from ui.documents import NotAnUploadError, delete_upload, document_rows, rename_upload
@@ -157,3 +158,14 @@ def test_scoped_handlers_keep_what_gradio_reads_from_the_signature(engine: Engin
     assert inspect.isgeneratorfunction(handlers.respond_generated)
     assert not inspect.isgeneratorfunction(handlers.respond)
     assert handlers.vote == events.base.vote  # votes and other events need no collection
+
+
+def test_the_only_document_of_a_collection_is_not_deleted(engine: Engine, tmp_path: Path):
+    from index.builder import build_index
+
+    uploads = _file(tmp_path / "farm" / "uploads", "only.txt", HARVEST).parent
+    build_index([uploads], uploads.parent, engine.embedder)
+    alone = Engine.open(uploads.parent, embedder=engine.embedder, build_if_missing=False)
+    with pytest.raises(UsageError, match="only document"):
+        delete_upload(alone, "only")
+    assert (uploads / "only.txt").exists() and "only" in alone.data.documents

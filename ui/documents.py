@@ -97,8 +97,20 @@ def _upload(engine: Engine, doc_id: str) -> Document:
 def delete_upload(engine: Engine, doc_id: str) -> Document:
     """Delete an uploaded document's file and re-index, so no answer cites it any more; the deleted document."""
     document = _upload(engine, doc_id)
-    Path(document.path).unlink(missing_ok=True)
-    engine.add_documents([])  # the same sources, one file fewer: its chunks leave the index
+    if len(engine.data.documents) == 1:
+        raise UsageError(
+            f"“{document.title}” is the collection's only document, and an index cannot be empty: "
+            "delete the whole collection instead (rag collections delete NAME --yes)"
+        )
+    path = Path(document.path)
+    aside = engine.index_dir / f".deleting-{path.name}"  # outside uploads/: no longer a source
+    os.replace(path, aside)
+    try:
+        engine.add_documents([])  # the same sources, one file fewer: its chunks leave the index
+    except BaseException:
+        os.replace(aside, path)  # the index could not follow: the document stays, file and all
+        raise
+    aside.unlink(missing_ok=True)
     return document
 
 
