@@ -1,4 +1,4 @@
-"""Load one file of every supported format with the product as installed, nothing more.
+"""Load one file of every supported format (images aside: OCR is optional) with the product as installed.
 
 scripts/test.sh runs this right after the plain install (`scripts/install.sh`, i.e.
 `pip install -e .`) and before the test tools are installed, so a loader dependency
@@ -54,15 +54,108 @@ def minimal_pdf(text: str) -> bytes:
     return out
 
 
+_SENTENCE = "The delegation met in Geneva."
+_TABLE = [["City", "Meeting"], ["Geneva", "The delegation met in Geneva."]]
+_ROW = "City: Geneva | Meeting: The delegation met in Geneva."
+
+
+def _docx(path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph(_SENTENCE)
+    document.save(path)
+
+
+def _pptx(path: Path) -> None:
+    import pptx
+
+    presentation = pptx.Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[1])
+    slide.shapes.title.text = "Talks"
+    slide.placeholders[1].text_frame.text = _SENTENCE
+    presentation.save(path)
+
+
+def _xlsx(path: Path) -> None:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    for row in _TABLE:
+        workbook.active.append(row)
+    workbook.save(path)
+
+
+def _odt(path: Path) -> None:
+    from odf.opendocument import OpenDocumentText
+    from odf.text import P
+
+    document = OpenDocumentText()
+    document.text.addElement(P(text=_SENTENCE))
+    document.save(str(path))
+
+
+def _epub(path: Path) -> None:
+    """EPUB needs no library to write: a zip with a container file, a package file and a chapter."""
+    import zipfile
+
+    opf = (
+        '<package xmlns="http://www.idpf.org/2007/opf" version="3.0"><metadata '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Talks</dc:title></metadata><manifest>'
+        '<item id="c" href="c.xhtml" media-type="application/xhtml+xml"/></manifest><spine><itemref idref="c"/>'
+        "</spine></package>"
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/epub+zip")
+        archive.writestr(
+            "META-INF/container.xml",
+            '<container xmlns="urn:oasis:names:tc:opendocument:xmlns:container" version="1.0"><rootfiles>'
+            '<rootfile full-path="content.opf" media-type="application/oebps-package+xml"/></rootfiles></container>',
+        )
+        archive.writestr("content.opf", opf)
+        archive.writestr(
+            "c.xhtml", f'<html xmlns="http://www.w3.org/1999/xhtml"><body><p>{_SENTENCE}</p></body></html>'
+        )
+
+
+# Each made by the library that reads it where one writes it: (file name, maker, a phrase its text must hold).
+_MADE = [
+    ("sample.docx", _docx, _SENTENCE),
+    ("sample.pptx", _pptx, _SENTENCE),
+    ("sample.xlsx", _xlsx, _ROW),
+    ("sample.odt", _odt, _SENTENCE),
+    ("sample.epub", _epub, _SENTENCE),
+]
+_WRITTEN = [
+    ("sample.csv", b"City,Meeting\nGeneva,The delegation met in Geneva.\n", _ROW),
+    ("sample.rtf", b"{\\rtf1\\ansi{\\fonttbl{\\f0 Arial;}}\n" + _SENTENCE.encode() + b"\\par\n}", _SENTENCE),
+]
+
+
+def _made_samples(folder: Path, failures: list[str]) -> list[tuple[str, str]]:
+    """Write the samples that need a library to make; a missing library is reported as that format's failure."""
+    made = []
+    for name, make, phrase in _MADE:
+        try:
+            make(folder / name)
+        except Exception as error:
+            failures.append(f"{Path(name).suffix}: cannot make the sample: {type(error).__name__}: {error}")
+            continue
+        made.append((name, phrase))
+    return made
+
+
 def check(folder: Path) -> list[str]:
     """Write the samples into `folder`, load each; the failures, one line each (empty: all loaded)."""
     from index.loaders import load_file  # imported here so a broken install is reported, not a traceback
 
-    samples = [*_SAMPLES, ("sample.pdf", minimal_pdf("The delegation met in Geneva."), "met in Geneva")]
-    failures = []
-    for name, data, phrase in samples:
+    samples = [*_SAMPLES, ("sample.pdf", minimal_pdf(_SENTENCE), "met in Geneva"), *_WRITTEN]
+    failures: list[str] = []
+    for name, data, _ in samples:
+        (folder / name).write_bytes(data)
+    checks = [(name, phrase) for name, _, phrase in samples] + _made_samples(folder, failures)
+    for name, phrase in checks:
         path = folder / name
-        path.write_bytes(data)
         try:
             document = load_file(path, path.stem)
         except Exception as error:  # any failure is the finding: report it, check the other formats too
@@ -88,7 +181,9 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    print(f"check_formats: .txt, .md, .html and .pdf load ({len(_SAMPLES) + 1} files)")
+    others = " ".join(Path(name).suffix for name, *_ in [*_MADE, *_WRITTEN])
+    count = len(_SAMPLES) + 1 + len(_MADE) + len(_WRITTEN)
+    print(f"check_formats: .txt, .md, .html and .pdf load, and so do {others} ({count} files)")
     return 0
 
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # First the product exactly as the main command installs it (`pip install -e .`, no test tools), and
 # one file of every supported format loaded in it: a loader dependency missing from pyproject.toml
 # fails here instead of hiding behind a package that the test tools happen to pull in.
-echo "== plain install, then one file of every format (.txt .md .html .pdf)"
+echo "== plain install, then one file of every format (.txt .md .html .pdf .docx .pptx .xlsx .csv .epub .odt .rtf)"
 bash scripts/install.sh
 .venv/bin/python scripts/check_formats.py
 

@@ -2,6 +2,7 @@
 with a reason a person can act on, the run goes on, and an earlier indexed version of the file is kept."""
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -134,3 +135,16 @@ def test_bad_files_never_stop_the_run_and_an_indexed_version_survives(tmp_path: 
     assert load_documents([corpus]).unreadable == {
         str(corpus / n) for n in ("report.docx", "counts.xlsx", "broken.epub")
     }
+
+
+@pytest.mark.parametrize("package, suffix", [("docx", ".docx"), ("striprtf", ".rtf"), ("odf", ".odt")])
+def test_check_formats_names_a_format_whose_package_is_missing(tmp_path: Path, package: str, suffix: str):
+    from tests.test_loaders import _check_formats
+
+    blocker = tmp_path / package
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text(f"raise ImportError('{package} is not installed (test)')\n")
+    failed = _check_formats({**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert failed.returncode == 1
+    assert f"{suffix}:" in failed.stderr and package in failed.stderr and "pyproject.toml" in failed.stderr
+    assert ".xlsx:" not in failed.stderr and ".txt:" not in failed.stderr and "Traceback" not in failed.stderr
