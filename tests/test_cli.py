@@ -171,7 +171,7 @@ def test_indexing_nothing_readable_exits_2_and_keeps_the_index(tmp_path: Path):
     corpus.mkdir()
     empty.mkdir()
     (corpus / "a.txt").write_text("The summit took place in Geneva. Rubio attended.")
-    (empty / "sheet.csv").write_text("a,b")
+    (empty / "sheet.xls").write_text("a,b")  # old binary Excel: not read
     assert rag("index", str(corpus), index_dir=tmp_path / "idx").returncode == 0
     for target in (empty, tmp_path / "missing"):
         result = rag("index", str(target), index_dir=tmp_path / "idx")

@@ -219,11 +219,11 @@ def test_uploaded_file_can_be_asked_about_at_once(page, server: RunningApp, tmp_
 
 
 def test_unsupported_upload_gets_a_clear_message(page, tmp_path: Path) -> None:
-    sheet = tmp_path / "numbers.csv"
+    sheet = tmp_path / "numbers.xls"  # old binary Excel: not read
     sheet.write_text("a,b\n1,2\n", encoding="utf-8")
     status = upload(page, sheet)
     assert "Nothing was added" in status
-    assert "numbers.csv: unsupported file type .csv" in status
+    assert "numbers.xls: unsupported file type .xls" in status
     empty = tmp_path / "empty.txt"
     empty.write_text("   \n\n  ", encoding="utf-8")
     status = upload(page, empty)

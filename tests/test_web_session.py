@@ -187,9 +187,9 @@ def test_safe_name_drops_folders_odd_characters_and_dots() -> None:
 
 
 def test_check_upload_rejects_unsupported_empty_and_too_large(tmp_path: Path) -> None:
-    sheet = tmp_path / "a.csv"
+    sheet = tmp_path / "a.xls"
     sheet.write_text("a,b")
-    assert "unsupported file type .csv" in str(check_upload(sheet, "a.csv"))
+    assert "unsupported file type .xls" in str(check_upload(sheet, "a.xls"))
     empty = tmp_path / "e.txt"
     empty.write_bytes(b"")
     assert check_upload(empty, "e.txt") == "the file is empty"
@@ -209,13 +209,13 @@ def test_add_uploads_indexes_good_files_and_reports_the_rest(engine: Engine, tmp
     good.write_text("Fern notes\n\nThe library holds forty-one thousand pressed ferns.\n")
     blank = incoming / "blank.txt"
     blank.write_text("  \n\n ")
-    sheet = incoming / "data.csv"
+    sheet = incoming / "data.xls"
     sheet.write_text("a,b")
-    result = add_uploads(engine, [(good, "ferns.txt"), (blank, "blank.txt"), (sheet, "data.csv")])
+    result = add_uploads(engine, [(good, "ferns.txt"), (blank, "blank.txt"), (sheet, "data.xls")])
     assert [d.title for d in result.added] == ["Fern notes"]
     assert "ferns" in engine.data.documents and "geneva" in engine.data.documents
     problems = dict(result.problems)
-    assert problems["data.csv"].startswith("unsupported file type .csv")
+    assert problems["data.xls"].startswith("unsupported file type .xls")
     assert problems["blank.txt"].startswith("no text in file")
     uploads = engine.index_dir / "uploads"
     assert sorted(p.name for p in uploads.iterdir()) == ["ferns.txt"]  # the failed file does not linger
