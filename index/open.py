@@ -39,13 +39,9 @@ def stored_manifest(index_dir: Path, store: str | None = None) -> Manifest | Non
     """The current index's manifest, or None when there is no index yet."""
     if not store:
         return read_manifest(index_dir)
-    from index.errors import IndexNotFoundError
-    from index.pg_store import PgIndex
+    from index.pg_store import read_pg_manifest
 
-    try:
-        return PgIndex.open(store).manifest
-    except IndexNotFoundError:
-        return None
+    return read_pg_manifest(store)
 
 
 def build(paths: Sequence[Path], index_dir: Path, embedder: Embedder, *, store: str | None = None, **options):

@@ -24,8 +24,17 @@ from index.store import FORMAT_VERSION, Manifest
 from index.types import Chunk, Document
 from index.vector_store import AUTO_HNSW_ABOVE, INDEX_KINDS
 
-__all__ = ["build_pg", "create_tables", "ensure_vector_index", "insert_documents", "write_manifest"]
+__all__ = [
+    "EMBED_BATCH",
+    "build_pg",
+    "create_tables",
+    "ensure_vector_index",
+    "insert_chunks",
+    "insert_documents",
+    "write_manifest",
+]
 
+EMBED_BATCH = 256  # chunks embedded and written at a time: memory stays flat however large the build
 _LOCK_KEY = 7_242_014  # pg_advisory_xact_lock key: one `rag index` writer per database at a time
 
 
@@ -61,21 +70,26 @@ def ensure_vector_index(conn, dimension: int) -> None:
     )
 
 
-def insert_documents(
-    conn, documents: Sequence[Document], positions: Sequence[int], chunks: Sequence[Chunk], vectors: np.ndarray
-) -> None:
-    """Insert documents with their chunks (rows of `vectors` follow `chunks`) and BM25 postings."""
+def insert_documents(conn, documents: Sequence[Document], positions: Sequence[int]) -> None:
+    """Insert documents (their chunks follow with `insert_chunks`)."""
+    from psycopg.types.json import Jsonb
+
+    with conn.cursor() as cur, cur.copy("COPY rag_documents (id, position, path, hash, body) FROM STDIN") as copy:
+        for document, position in zip(documents, positions, strict=True):
+            copy.write_row(
+                (document.id, position, document.path, document.content_hash, Jsonb(document_body(document)))
+            )
+
+
+def insert_chunks(conn, chunks: Sequence[Chunk], vectors: np.ndarray, first_position: dict[str, int]) -> None:
+    """Insert chunks (rows of `vectors` follow `chunks`) with their BM25 postings. `first_position` maps a
+    document to the position of its next chunk, and is advanced (chunks of a document may come in batches)."""
     from psycopg.types.json import Jsonb
 
     with conn.cursor() as cur:
-        with cur.copy("COPY rag_documents (id, position, path, hash, body) FROM STDIN") as copy:
-            for document, position in zip(documents, positions, strict=True):
-                body = Jsonb(document_body(document))
-                copy.write_row((document.id, position, document.path, document.content_hash, body))
         numbering = "SELECT nextval('rag_chunk_ids') FROM generate_series(1, %s)"
         ids = [row[0] for row in cur.execute(numbering, (len(chunks),))]
-        lengths = []
-        per_doc: dict[str, int] = {}
+        postings = []
         with cur.copy(
             "COPY rag_chunks (id, chunk_id, doc_id, position, start_at, end_at, sentences, page, length, embedding) "
             "FROM STDIN WITH (FORMAT BINARY)"
@@ -84,15 +98,15 @@ def insert_documents(
             for db_id, chunk, vector in zip(ids, chunks, vectors, strict=True):
                 terms = chunk_terms(chunk.text)
                 length = sum(terms.values())
-                lengths.append((terms, length))
-                position = per_doc.get(chunk.doc_id, 0)
-                per_doc[chunk.doc_id] = position + 1
+                postings.append((terms, length))
+                position = first_position.get(chunk.doc_id, 0)
+                first_position[chunk.doc_id] = position + 1
                 spans = Jsonb([list(span) for span in chunk.sentences])
                 row = (db_id, chunk.id, chunk.doc_id, position, chunk.start, chunk.end, spans, chunk.page, length)
                 copy.write_row((*row, np.asarray(vector, dtype=np.float32)))
         with cur.copy("COPY rag_postings (term, chunk, tf, length) FROM STDIN WITH (FORMAT BINARY)") as copy:
             copy.set_types(["text", "int8", "int4", "int4"])
-            for db_id, (terms, length) in zip(ids, lengths, strict=True):
+            for db_id, (terms, length) in zip(ids, postings, strict=True):
                 for term, tf in terms.items():
                     copy.write_row((term.replace("\x00", " "), db_id, tf, length))
 
@@ -151,7 +165,7 @@ def build_pg(
         raise ValueError(f"unknown index kind {vector_index!r}; choose one of {', '.join(INDEX_KINDS)}")
     started = time.perf_counter()
     chunker = _LazyChunker(embedder, chunk_size, min(chunk_overlap, chunk_size // 2))
-    with connect(url, target_session_attrs="read-write") as conn, conn.transaction():
+    with connect(url, target_session_attrs="read-write", application_name="rag-index") as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         manifest, old_docs = _stored(conn)
         same = manifest is not None and (
@@ -176,11 +190,9 @@ def build_pg(
             raise NothingToIndexError(_nothing_to_index(paths, skipped))
         unchanged = {d.id for d in documents if d.id in old_docs and old_docs[d.id].content_hash == d.content_hash}
         fresh = [d for d in documents if d.id not in unchanged]
-        chunks = [chunk for document in fresh for chunk in chunker.chunk(document)]
-        vectors = embedder.embed([c.text for c in chunks], progress=progress) if chunks else None
-        dimension = int(vectors.shape[1]) if vectors is not None else int(manifest.dimension if manifest else 0)
+        dimension = int(manifest.dimension) if old_docs and manifest else 0
         if not old_docs:
-            dimension = dimension or embedder.dimension
+            dimension = embedder.dimension
             create_tables(conn, dimension)
         gone = [doc_id for doc_id in old_docs if doc_id not in unchanged]
         if gone:
@@ -195,8 +207,12 @@ def build_pg(
                 "FROM unnest(%s::text[], %s::int[]) AS p(id, position) WHERE d.id = p.id",
                 (sorted(unchanged), [position[i] for i in sorted(unchanged)]),
             )
-        matrix = vectors if vectors is not None else np.zeros((0, dimension), dtype=np.float32)
-        insert_documents(conn, fresh, [position[d.id] for d in fresh], chunks, matrix)
+        insert_documents(conn, fresh, [position[d.id] for d in fresh])
+        chunks = [chunk for document in fresh for chunk in chunker.chunk(document)]
+        next_position: dict[str, int] = {}
+        for start in range(0, len(chunks), EMBED_BATCH):
+            batch = chunks[start : start + EMBED_BATCH]
+            insert_chunks(conn, batch, embedder.embed([c.text for c in batch]), next_position)
         ensure_vector_index(conn, dimension)
         written = write_manifest(
             conn,

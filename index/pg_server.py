@@ -130,6 +130,17 @@ class LocalPostgres:
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
 
+    def create_database(self, name: str) -> str:
+        """A new empty database with pgvector on this server; its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = self.url.rsplit("/", 1)[0] + f"/{name}"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        return url
+
     def standby(self, folder: Path | None = None, port: int | None = None) -> LocalPostgres:
         """A streaming hot standby of this server (`pg_basebackup -R`), started on its own port."""
         folder = _server_folder(folder)

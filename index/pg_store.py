@@ -45,6 +45,7 @@ __all__ = [
     "connect",
     "document_body",
     "is_store_url",
+    "read_pg_manifest",
     "redacted",
 ]
 
@@ -307,7 +308,7 @@ class PgIndex:
                 conn.execute("SELECT id, embedding FROM rag_chunks WHERE id = ANY(%s)", (self._ids[rows].tolist(),))
             )
         try:
-            return np.vstack([np.asarray(found[int(self._ids[row])], dtype=np.float32) for row in rows.tolist()])
+            return np.vstack([_array(found[int(self._ids[row])]) for row in rows.tolist()])
         except KeyError:
             raise RagError(
                 f"the index at {redacted(self.url)} changed while this process read it: reload it (restart the app)"
@@ -315,6 +316,24 @@ class PgIndex:
 
     def rows_of(self, doc_ids: Collection[str]) -> np.ndarray:
         return np.array(sorted(r for d in set(doc_ids) for r in self._doc_rows.get(d, [])), dtype=np.int64)
+
+
+def _array(vector: object) -> np.ndarray:
+    """A pgvector value as float32 (the pgvector package returns its own Vector type)."""
+    to_numpy = getattr(vector, "to_numpy", None)
+    return np.asarray(to_numpy() if to_numpy else vector, dtype=np.float32)
+
+
+def read_pg_manifest(url: str) -> Manifest | None:
+    """The manifest of the index in the database at `url`, or None when none was built there yet."""
+    import psycopg
+
+    with connect(url) as conn:
+        try:
+            found = conn.execute("SELECT value FROM rag_meta WHERE key = 'manifest'").fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None
+    return None if found is None else _manifest(found[0], url)
 
 
 def _manifest(raw: object, url: str) -> Manifest:

@@ -27,6 +27,7 @@ __all__ = [
     "add_generator_options",
     "add_index_options",
     "check_collection",
+    "embed_backend_from",
     "embedder_from",
     "entailment_from",
     "generator_from",
@@ -37,6 +38,7 @@ __all__ = [
     "passage_count",
     "run_command",
     "scorer_from",
+    "store_from",
 ]
 
 
@@ -48,9 +50,24 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
         help="index folder (default: .rag-index/ in the project, or $RAG_INDEX_DIR)",
     )
     parser.add_argument(
+        "--store",
+        default=os.environ.get("RAG_STORE") or None,
+        metavar="URL",
+        help="keep the index in PostgreSQL + pgvector instead of --index-dir: a postgresql:// URL (or $RAG_STORE); "
+        "readers may list a primary and replicas with target_session_attrs=prefer-standby (docs/scaling.md)",
+    )
+    parser.add_argument(
         "--model",
         default=None,
         help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2, or $RAG_MODEL)",
+    )
+    parser.add_argument(
+        "--embed-backend",
+        choices=EMBED_BACKENDS,
+        default=None,
+        help="what runs the embedding model: torch, onnx (ONNX Runtime, the same vectors) or onnx-int8 (quantized, "
+        "faster, vectors within ~0.01 cosine); default: $RAG_EMBED_BACKEND, else the one the index was built with, "
+        "else torch (docs/benchmarks.md, 'Embedding backends')",
     )
     parser.add_argument(
         "--collection",
@@ -62,9 +79,10 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scorer",
         choices=SCORERS,
-        default=os.environ.get("RAG_EVIDENCE_SCORER", "minilm"),
-        help="the model that scores evidence sentences: minilm (default, the index's model) or embeddinggemma "
-        "(EmbeddingGemma-300M, fetched by scripts/fetch_scorer.sh; slower, see docs/scorer.md)",
+        default=os.environ.get("RAG_EVIDENCE_SCORER", "auto"),
+        help="the model that scores evidence sentences: auto (default: embeddinggemma when it is installed, else "
+        "minilm), minilm (the index's own model) or embeddinggemma (EmbeddingGemma-300M, fetched by "
+        "scripts/fetch_scorer.sh; better evidence, about 100 ms more per answer: docs/scorer.md)",
     )
 
 
@@ -99,24 +117,50 @@ def add_generator_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-SCORERS = ("minilm", "embeddinggemma")
+SCORERS = ("auto", "minilm", "embeddinggemma")
+# index.onnx_embedder.EMBED_BACKENDS, spelled out so that importing the options stays light (tests check they agree)
+EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def scorer_from(args: argparse.Namespace):
-    """The evidence scorer --scorer names, or None for the index's own model."""
-    if getattr(args, "scorer", "minilm") != "embeddinggemma":
+    """The evidence scorer --scorer names, or None for the index's own model.
+
+    "auto" takes EmbeddingGemma when it is installed: it finds better evidence on every answerable
+    category of the eval set at about 100 ms more per answer (docs/scorer.md); else MiniLM.
+    """
+    choice = getattr(args, "scorer", "auto")
+    if choice not in ("auto", "embeddinggemma"):
         return None
     from index.embedder import EmbeddingGemmaEmbedder, installed_scorer_path
 
     if installed_scorer_path() is None:
+        if choice == "auto":
+            return None
         raise UsageError("--scorer embeddinggemma needs the model: run `bash scripts/fetch_scorer.sh` first")
     return EmbeddingGemmaEmbedder(prompts=False)  # bare: it scored better inside the engine (docs/scorer.md)
 
 
 def embedder_from(args: argparse.Namespace):
-    from index.embedder import SentenceTransformerEmbedder
+    """The embedding model --model names, run by `embed_backend_from(args)`."""
+    from index.onnx_embedder import make_embedder
 
-    return SentenceTransformerEmbedder(args.model)
+    return make_embedder(args.model, embed_backend_from(args))
+
+
+def embed_backend_from(args: argparse.Namespace) -> str:
+    """--embed-backend, else $RAG_EMBED_BACKEND, else the backend the index was built with (so questions are
+    embedded as its chunks were, and an update does not re-embed it with another), else torch."""
+    from index.onnx_embedder import BACKEND_ENV, default_backend
+    from index.store import read_manifest
+
+    chosen = getattr(args, "embed_backend", None)
+    if chosen or os.environ.get(BACKEND_ENV):
+        return chosen or default_backend()
+    try:
+        manifest = read_manifest(index_dir_from(args))
+    except RagError:  # a damaged or older index: its own command reports that
+        manifest = None
+    return manifest.embed_backend if manifest is not None else default_backend()
 
 
 def index_root_from(args: argparse.Namespace) -> Path:
@@ -145,6 +189,16 @@ def check_collection(args: argparse.Namespace) -> None:
         raise UsageError(f"the collection {name!r} has no documents yet: rag index --collection {name} PATH")
 
 
+def store_from(args: argparse.Namespace) -> str | None:
+    """--store (or $RAG_STORE): the PostgreSQL URL holding the index, or None for the local --index-dir."""
+    store = getattr(args, "store", None)
+    if not store:
+        return None
+    if not store.startswith(("postgresql://", "postgres://")):
+        raise UsageError("--store takes a postgresql:// URL, like postgresql://user@host:5432/db")
+    return store
+
+
 def open_engine(args: argparse.Namespace):
     """The Engine on --index-dir, built first when there is none (saying so on stderr)."""
     from rag.engine import Engine
@@ -159,6 +213,7 @@ def open_engine(args: argparse.Namespace):
         progress=sys.stderr.isatty(),
         on_build=announce,
         scorer=scorer_from(args),
+        store=store_from(args),
     )
 
 

@@ -2,7 +2,12 @@
 
 Tests marked `llm` skip when llama-cpp-python or the GGUF model is missing, which suits a
 developer's quick run. CI must not pass by skipping them: scripts/test.sh installs both and sets
-RAG_REQUIRE_LLM=1, and then any skipped `llm` test fails the run.
+RAG_REQUIRE_LLM=1, and then any skipped `llm` test fails the run. The same holds for the tests of the
+EmbeddingGemma scorer (`gemma_engine`, marked `scorer`) with RAG_REQUIRE_SCORER=1.
+
+The command line's default scorer is "auto" (EmbeddingGemma when it is installed). Commands that
+tests run, in-process or as subprocesses, score with MiniLM unless a test asks for another scorer:
+each would otherwise load a 1.2 GB model and embed its corpus's sentences again in its own index.
 """
 
 import importlib.util
@@ -14,6 +19,10 @@ import pytest
 from index.builder import build_index
 from index.embedder import SentenceTransformerEmbedder
 from index.paths import DEFAULT_CORPUS
+
+os.environ.setdefault("RAG_EVIDENCE_SCORER", "minilm")
+
+pytest_plugins = ["tests.pg_fixtures"]  # a real PostgreSQL for the store tests (started only when one asks)
 
 
 @pytest.fixture(scope="session")
@@ -60,17 +69,43 @@ def engine(corpus_index, embedder):
     return Engine.open(corpus_index, embedder=embedder, build_if_missing=False)
 
 
-_skipped_llm_tests: list[str] = []
+@pytest.fixture(scope="session")
+def gemma_engine(corpus_index, embedder):
+    """The engine on the real corpus with the EmbeddingGemma scorer; skips when it is not fetched."""
+    from index.embedder import EmbeddingGemmaEmbedder, installed_scorer_path
+    from rag.engine import Engine
+
+    if installed_scorer_path() is None:
+        pytest.skip("EmbeddingGemma-300M is not fetched: run scripts/fetch_scorer.sh")
+    return Engine.open(
+        corpus_index, embedder=embedder, build_if_missing=False, scorer=EmbeddingGemmaEmbedder(prompts=False)
+    )
+
+
+@pytest.fixture(params=["minilm", "embeddinggemma"])
+def any_engine(request):
+    """The real engine with each evidence scorer in turn (the second skips when it is not fetched)."""
+    if request.param == "embeddinggemma":
+        request.node.add_marker("scorer")
+        return request.getfixturevalue("gemma_engine")
+    return request.getfixturevalue("engine")
+
+
+_skipped_required: dict[str, list[str]] = {"llm": [], "scorer": []}
+_REQUIRED = {"llm": "RAG_REQUIRE_LLM", "scorer": "RAG_REQUIRE_SCORER"}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.skipped and "llm" in report.keywords:
-        _skipped_llm_tests.append(report.nodeid)
+    for marker, skipped in _skipped_required.items():
+        if report.skipped and marker in report.keywords:
+            skipped.append(report.nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if os.environ.get("RAG_REQUIRE_LLM") == "1" and _skipped_llm_tests:
-        print(f"\nRAG_REQUIRE_LLM=1 but {len(_skipped_llm_tests)} llm tests were skipped:")
-        for nodeid in _skipped_llm_tests:
-            print(f"  {nodeid}")
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    for marker, skipped in _skipped_required.items():
+        variable = _REQUIRED[marker]
+        if os.environ.get(variable) == "1" and skipped:
+            print(f"\n{variable}=1 but {len(skipped)} {marker} tests were skipped:")
+            for nodeid in skipped:
+                print(f"  {nodeid}")
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rag.options import add_index_options, index_dir_from
+from rag.options import add_index_options, index_dir_from, store_from
 from ui.terminal import terminal_safe
 
 NAME = "docs"
@@ -18,9 +18,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from index.store import read_index
+    from index.open import read_store
 
-    data = read_index(index_dir_from(args))
+    data = read_store(index_dir_from(args), store_from(args))
     rows = [
         {
             "doc_id": d.id,

@@ -9,8 +9,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from index.errors import RagError
-from rag.options import add_index_options, embedder_from, index_dir_from
+from index.errors import RagError, UsageError
+from rag.options import add_index_options, embedder_from, index_dir_from, store_from
 from ui.watching import add_watch_options
 
 NAME = "index"
@@ -26,6 +26,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     add_index_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON summary object")
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="show a progress bar (chunks/s, ETA) on stderr while embedding; shown anyway on a terminal without --json",
+    )
     parser.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything again")
     parser.add_argument(
         "--vector-index",
@@ -50,6 +55,8 @@ def print_summary(summary, as_json: bool) -> None:
         f"indexed {summary.documents} documents, {summary.chunks} chunks "
         f"({summary.embedded} embedded, {summary.removed} removed) in {summary.seconds:.1f}s"
     )
+    if getattr(summary, "resumed", 0):
+        print(f"  {summary.resumed} chunks' vectors were kept from an interrupted build")
     for path, reason in summary.skipped:
         print(f"  skipped {path}: {reason}")
 
@@ -69,32 +76,36 @@ def _dropped_sources_note(earlier: list[Path], paths: list[Path], removed: int) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from index.builder import DEFAULT_CHUNK_SIZE, build_index
+    from index.builder import DEFAULT_CHUNK_SIZE
+    from index.open import build, stored_manifest
     from index.paths import DEFAULT_CORPUS
-    from index.store import read_manifest
 
     index_dir = index_dir_from(args)
+    store = store_from(args)
     paths = list(args.paths)
     try:
-        manifest = read_manifest(index_dir)
+        manifest = stored_manifest(index_dir, store)
     except RagError:
         manifest = None
     earlier = [Path(p) for p in manifest.sources] if manifest else []
     if not paths:
         paths = earlier or [DEFAULT_CORPUS]
+    if args.watch and store:
+        raise UsageError("--watch keeps a local index up to date; with --store, run `rag index --store URL` instead")
     if args.watch:
         from ui.watching import watch_index
 
         return watch_index(args, paths, index_dir, embedder_from(args), lambda s: print_summary(s, args.json))
-    summary = build_index(
+    summary = build(
         paths,
         index_dir,
         embedder_from(args),
+        store=store,
         chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
         vector_index=args.vector_index,
         rebuild=args.rebuild,
         follow_links=args.follow_links,
-        progress=(not args.json and sys.stderr.isatty()) or os.environ.get("RAG_PROGRESS") == "1",
+        progress=args.progress or (not args.json and sys.stderr.isatty()) or os.environ.get("RAG_PROGRESS") == "1",
     )
     print_summary(summary, args.json)
     note = _dropped_sources_note(earlier, paths, summary.removed)
