@@ -233,6 +233,10 @@ def _documents(index_dir: Path) -> dict[str, dict[str, object]]:
     return {doc_id: dict(entry) for doc_id, entry in manifest.documents.items()} if manifest else {}
 
 
+def _under(path: str, folder: Path) -> bool:
+    return Path(os.path.abspath(path)).is_relative_to(folder)
+
+
 def shown_path(path: str, sources: Sequence[Path]) -> str:
     """`path` relative to the source folder it lies in (`notes/a.md`), else as it is."""
     target = Path(os.path.abspath(path))
@@ -314,7 +318,13 @@ class Watcher:
                     yield event
 
     def _list(self) -> Listing:
-        return list_sources(list(self.sources()), follow_links=self.follow_links)
+        listing = list_sources(list(self.sources()), follow_links=self.follow_links)
+        # An index folder inside a watched folder changes with every update (and the chat's feedback log
+        # with every vote): left in, each update would set off the next.
+        inside = Path(os.path.abspath(self.index_dir))
+        files = {path: state for path, state in listing.files.items() if not _under(path, inside)}
+        skipped = {path: reason for path, reason in listing.skipped.items() if not _under(path, inside)}
+        return Listing(files, skipped, listing.missing)
 
     def _update(self, *, first: bool) -> Ready | Updated | UpdateFailed:
         before = _documents(self.index_dir)

@@ -242,6 +242,34 @@ def test_a_source_folder_that_disappears_is_reported_and_the_index_kept(folder: 
     assert [c.path for c in next(events).changes] == ["peace.txt"]  # type: ignore[union-attr]
 
 
+def test_an_index_folder_inside_the_watched_folder_does_not_set_off_updates(folder: Path) -> None:
+    index_dir = folder / "index"  # not hidden: its files are listed (as skipped) under the watched folder
+    watcher = fake_watcher(folder, index_dir)
+    events = watcher.run()
+    assert isinstance(next(events), Ready)
+    (folder / "peace.txt").write_text(PEACE, encoding="utf-8")
+    assert [c.path for c in next(events).changes] == ["peace.txt"]  # type: ignore[union-attr]
+    stopper = threading.Timer(1.0, watcher.stop.set)  # 20 debounce periods: no update of its own files
+    stopper.start()
+    assert list(events) == []
+    stopper.join()
+
+
+def test_watch_events_as_json_lines_keep_the_index_summary_fields(folder: Path, tmp_path: Path) -> None:
+    from ui.watching import event_json, event_lines
+
+    events = fake_watcher(folder, tmp_path / "index").run()
+    ready = next(events)
+    assert event_json(ready) == ready.summary.to_json()  # type: ignore[union-attr]
+    (folder / "talks.txt").rename(folder / "geneva.txt")
+    renamed = next(events)
+    record = event_json(renamed)
+    assert set(ready.summary.to_json()) <= set(record)  # type: ignore[union-attr]
+    chunks = ready.summary.chunks  # type: ignore[union-attr]  (the folder holds one document)
+    assert record["changes"] == [{"kind": "renamed", "path": "geneva.txt", "chunks": chunks, "from": "talks.txt"}]
+    assert event_lines(renamed)[0] == "> renamed talks.txt -> geneva.txt (no re-embedding)"
+
+
 # -- `rag index --watch`: the real command, the real model ---------------------------
 
 
