@@ -23,7 +23,9 @@ from index.embedder import Embedder
 from index.errors import NothingToIndexError, RagError
 from index.lexical import BM25_B, BM25_K1, LexicalIndex
 from index.loaders import load_documents
+from index.onnx_embedder import backend_of, vector_family
 from index.pdf import PDF_TEXT_VERSION
+from index.resume import discard_checkpoints, embed_resumable
 from index.sentences import SPLITTER_VERSION
 from index.store import (
     FORMAT_VERSION,
@@ -67,6 +69,8 @@ class IndexSummary:
     rebuilt: bool = False
     # Chunks whose vectors came from a document indexed under another name (a renamed or copied file).
     reused: int = 0
+    resumed: int = 0  # new chunks whose vectors an interrupted build had already made (index.resume)
+    embed_backend: str = "torch"  # what ran the model (index.onnx_embedder.EMBED_BACKENDS)
 
     def to_json(self) -> dict[str, object]:
         """The `rag index --json` contract."""
@@ -78,6 +82,8 @@ class IndexSummary:
             "skipped": [{"path": path, "reason": reason} for path, reason in self.skipped],
             "seconds": round(self.seconds, 3),
             "reused": self.reused,
+            "resumed": self.resumed,
+            "embed_backend": self.embed_backend,
         }
 
 
@@ -97,7 +103,7 @@ class _LazyChunker:
         return self._chunker.chunk(document)
 
 
-def _previous(index_dir: Path, model: str, chunker: _LazyChunker, rebuild: bool) -> IndexData | None:
+def _previous(index_dir: Path, embedder: Embedder, chunker: _LazyChunker, rebuild: bool) -> IndexData | None:
     """The current build if its chunks and vectors can be reused, else None."""
     if rebuild:
         return None
@@ -107,12 +113,14 @@ def _previous(index_dir: Path, model: str, chunker: _LazyChunker, rebuild: bool)
         return None
     manifest = data.manifest
     same = (manifest.model, manifest.chunk_size, manifest.chunk_overlap, manifest.pipeline) == (
-        model,
+        embedder.name,
         chunker.chunk_size,
         chunker.chunk_overlap,
         pipeline_signature(),
     )
-    return data if same else None
+    # torch and fp32 ONNX vectors agree to float rounding; int8 ones do not, and are never mixed with them.
+    same_vectors = vector_family(manifest.embed_backend) == vector_family(backend_of(embedder))
+    return data if same and same_vectors else None
 
 
 def build_index(
@@ -150,7 +158,7 @@ def build_index(
     chunker = _LazyChunker(embedder, chunk_size, min(chunk_overlap, chunk_size // 2))
     with build_lock(index_dir):
         remove_partial_builds(index_dir)  # what killed builds left, before this one needs the disk space
-        previous = _previous(index_dir, embedder.name, chunker, rebuild)
+        previous = _previous(index_dir, embedder, chunker, rebuild)
         if documents is None:
             report = load_documents(paths, follow_links=follow_links)
             documents, skipped, unreadable = list(report.documents), report.skipped, report.unreadable
@@ -195,8 +203,11 @@ def build_index(
                 chunks.append(chunk)
                 vectors.append(None)
 
+        resumed = 0
         if to_embed:
-            fresh = embedder.embed([chunks[i].text for i in to_embed], progress=progress)
+            # In batches by length, checkpointed so a killed build resumes (index.resume); progress on stderr.
+            result = embed_resumable(embedder, [chunks[i].text for i in to_embed], index_dir, progress=progress)
+            fresh, resumed = result.vectors, result.resumed
             for position, row in enumerate(to_embed):
                 vectors[row] = fresh[position]
             dimension = fresh.shape[1]
@@ -228,18 +239,22 @@ def build_index(
             },
             created=time.time(),
             pipeline=pipeline_signature(),
+            embed_backend=backend_of(embedder),
         )
         write_build(index_dir, manifest, documents, chunks, matrix, dense, lexical)
+        discard_checkpoints(index_dir)
     removed = len(set(old_docs) - {d.id for d in documents})
     return IndexSummary(
         documents=len(documents),
         chunks=len(chunks),
-        embedded=len(to_embed),
+        embedded=len(to_embed) - resumed,
         removed=removed,
         skipped=skipped,
         seconds=time.perf_counter() - started,
         rebuilt=previous is None,
         reused=reused,
+        resumed=resumed,
+        embed_backend=backend_of(embedder),
     )
 
 

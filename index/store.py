@@ -5,6 +5,7 @@
       builds/<name>/     manifest.json, documents.jsonl, chunks.jsonl,
                          vectors.npy, dense.faiss, bm25/
       .lock              held while a build is being written
+      resume/            vectors a killed build had made, reused by the next one (index.resume)
 
 A build is written completely in a folder named `<name>.partial`, flushed to
 disk, renamed to `<name>`, and only then is CURRENT swapped with `os.replace`,
@@ -66,6 +67,8 @@ class Manifest:
     # How the text was split and the lexical index made (index.builder.pipeline_signature);
     # empty in indexes written before it was recorded.
     pipeline: str = ""
+    # What ran the model (index.onnx_embedder.EMBED_BACKENDS); "torch" in indexes written before it was recorded.
+    embed_backend: str = "torch"
 
     @property
     def counts(self) -> dict[str, int]:
