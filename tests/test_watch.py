@@ -227,6 +227,27 @@ def test_a_failing_update_is_reported_and_watching_goes_on(folder: Path, tmp_pat
     assert isinstance(third, Updated) and {c.path for c in third.changes} == {"talks.txt", "peace.txt", "more.txt"}
 
 
+def test_a_file_saved_while_an_update_runs_is_indexed_by_the_next_one(folder: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    embedder = CountingEmbedder()
+    builds = 0
+
+    def update():
+        nonlocal builds
+        builds += 1
+        summary = build_index([folder], index_dir, embedder)
+        if builds == 2:  # saved after this build read the folder, before it finished
+            (folder / "peace.txt").write_text(PEACE + " Saved during the build.", encoding="utf-8")
+        return summary
+
+    events = fake_watcher(folder, index_dir, update).run()
+    assert isinstance(next(events), Ready)
+    (folder / "peace.txt").write_text(PEACE, encoding="utf-8")
+    assert [(c.kind, c.path) for c in next(events).changes] == [("added", "peace.txt")]  # type: ignore[union-attr]
+    assert [(c.kind, c.path) for c in next(events).changes] == [("changed", "peace.txt")]  # type: ignore[union-attr]
+    assert read_index(index_dir).documents["peace"].text.endswith("Saved during the build.")
+
+
 def test_a_source_folder_that_disappears_is_reported_and_the_index_kept(folder: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     events = fake_watcher(folder, index_dir).run()
