@@ -13,8 +13,8 @@ when its queue overflows, needs one kernel watch per folder (a per-user limit),
 and sees nothing on network and some container file systems. It also answers
 "what changed while a build was running" for free: the listing taken before the
 build is the one the next listing is compared with. The cost is one `stat` per
-file per poll; the pause between polls grows with the time a listing takes, so a
-large tree never keeps a core busy.
+file per poll (docs/sync.md has the figures); the pause between polls is at
+least four times the last listing's time, so a large tree never keeps a core busy.
 
 A burst of saves is one update: an update runs once the listing has stayed the
 same for `debounce` seconds (or changes have waited `max_wait` seconds, so a file
@@ -299,7 +299,7 @@ class Watcher:
             started = self.clock()
             now_listed = self._list()
             listing_time = self.clock() - started
-            pause = max(self.poll, 2 * listing_time)  # a slow listing (a huge tree) is not repeated back to back
+            pause = max(self.poll, 4 * listing_time)  # a huge tree's listing uses at most ~1/5 of a core
             for path in sorted(set(now_listed.missing) - missing):
                 yield SourceMissing(path)
             for path in sorted(missing - set(now_listed.missing)):
