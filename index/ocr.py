@@ -1,16 +1,25 @@
 """Text recognised in images (OCR) with Tesseract: scanned PDF pages and .png/.jpg/.tif files.
 
-Optional: it needs Debian's `tesseract-ocr` program and the `[ocr]` extra (pytesseract, and
-pypdfium2 to draw a PDF page as an image). Without them a file that only OCR could read is skipped
-with OCR_MISSING_REASON. The recognised text is the text the index stores, so quotes from it verify
-like any other; the Document records which spans came from OCR (`Document.ocr_spans`), and citations
-from them are marked, since recognition can misread a word.
+Optional: it needs Debian's `tesseract-ocr` program and the `[ocr]` extra (Pillow, and pypdfium2 to
+draw a PDF page as an image). Without them a file that only OCR could read is skipped with
+OCR_MISSING_REASON. The recognised text is the text the index stores, so quotes from it verify like
+any other; the Document records which spans came from OCR (`Document.ocr_spans`), and citations from
+them are marked, since recognition can misread a word.
+
+The `tesseract` program is run directly (a page as PNG on its stdin, text on its stdout) rather than
+through pytesseract, because that is where its environment is set: one OpenMP thread per page
+(OMP_THREAD_LIMIT=1 unless already set), as Tesseract's own documentation advises when other work
+shares the cores. Its threads otherwise spin against each other and the embedding model: on the 2
+busy cores of our test machine a page took many times longer (`python -m eval.benchmarks.ocr_speed`
+measures both; docs/formats.md, OCR).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import subprocess
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -41,29 +50,38 @@ TIMEOUT_SECONDS = 120  # per page
 
 
 def ocr_available() -> bool:
-    """Whether pytesseract is installed and the `tesseract` program is on PATH."""
+    """Whether Pillow is installed and the `tesseract` program is on PATH."""
     try:
-        import pytesseract
+        import PIL  # noqa: F401
     except ImportError:
         return False
-    return shutil.which(pytesseract.pytesseract.tesseract_cmd) is not None
+    return shutil.which("tesseract") is not None
 
 
 def ocr_image(image: Image) -> list[Line]:
     """The lines Tesseract reads in `image`, blank lines marking its paragraphs."""
-    import pytesseract
-
-    if not ocr_available():
+    program = shutil.which("tesseract")
+    if program is None:
         raise DocumentLoadError(OCR_MISSING_REASON)
+    page = io.BytesIO()
+    _on_white(image).save(page, "PNG")
     try:
-        text = pytesseract.image_to_string(_on_white(image), lang=LANGUAGE, timeout=TIMEOUT_SECONDS)
-    except RuntimeError as error:  # pytesseract's timeout
-        raise DocumentLoadError(f"OCR took longer than {TIMEOUT_SECONDS} s on one page ({error})") from error
-    except pytesseract.TesseractError as error:
-        raise DocumentLoadError(
-            f"Tesseract failed ({error.message.strip()[:200]}); check that tesseract-ocr-{LANGUAGE} is installed"
-        ) from error
-    return [Line(line) for line in text.splitlines()]
+        done = subprocess.run(
+            [program, "stdin", "stdout", "-l", LANGUAGE],
+            input=page.getvalue(),
+            capture_output=True,
+            timeout=TIMEOUT_SECONDS,
+            env={"OMP_THREAD_LIMIT": "1", **os.environ},
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise DocumentLoadError(f"OCR took longer than {TIMEOUT_SECONDS} s on one page") from error
+    except OSError as error:
+        raise DocumentLoadError(f"cannot run tesseract ({error}): {OCR_MISSING_REASON}") from error
+    if done.returncode != 0:
+        message = " ".join(done.stderr.decode("utf-8", "replace").split())[:200]
+        raise DocumentLoadError(f"Tesseract failed ({message}); check that tesseract-ocr-{LANGUAGE} is installed")
+    return [Line(line) for line in done.stdout.decode("utf-8", "replace").splitlines()]
 
 
 def ocr_pdf_pages(data: bytes, page_indexes: Iterable[int]) -> dict[int, list[Line]]:
