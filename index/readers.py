@@ -33,11 +33,11 @@ def _read_text(data: bytes) -> dict[str, object]:
     return {"text": decode_text(data)}
 
 
-def _with_tables(fields: dict[str, object]) -> dict[str, object]:
+def _with_tables(fields: dict[str, object], *, headerless: bool = False) -> dict[str, object]:
     """Pipe tables in the text (Markdown's, and those trafilatura writes for HTML) rendered row by row."""
     text = str(fields["text"])
     if "|" in text:
-        fields["text"], tables = rewrite_pipe_tables(text)
+        fields["text"], tables = rewrite_pipe_tables(text, headerless=headerless)
         if tables:
             fields["tables"] = tables
     return fields
@@ -55,7 +55,7 @@ def _read_html(data: bytes) -> dict[str, object]:
     extracted = trafilatura.bare_extraction(html, include_comments=False, include_tables=True, with_metadata=True)
     if extracted is None or not (extracted.text or "").strip():
         raise DocumentLoadError("no main text found in the HTML page")
-    fields: dict[str, object] = _with_tables({"text": extracted.text})
+    fields: dict[str, object] = _with_tables({"text": extracted.text}, headerless=True)
     if extracted.title:
         fields["title"] = extracted.title
     if extracted.author:

@@ -164,9 +164,26 @@ def _is_pipe_line(line: str) -> bool:
     return "|" in line and bool(line.strip())
 
 
-def rewrite_pipe_tables(text: str) -> tuple[str, tuple[TableSpan, ...]]:
+def _is_delimiter(line: str) -> bool:
+    return bool(_DELIMITER_ROW.match(line)) and "-" in line
+
+
+def _split_at_headers(run: list[str]) -> list[list[str]]:
+    """Lines of adjacent tables, apart: a delimiter row means the line above it heads a new table."""
+    tables: list[list[str]] = [[]]
+    for line in run:
+        if not _is_delimiter(line):
+            tables[-1].append(line)
+        elif len(tables[-1]) > 1:
+            tables.append([tables[-1].pop()])
+    return [table for table in tables if table]
+
+
+def rewrite_pipe_tables(text: str, *, headerless: bool = False) -> tuple[str, tuple[TableSpan, ...]]:
     """`text` with each Markdown pipe table (header, delimiter row, rows) rendered row by row.
 
+    `headerless`: also any run of lines starting with "|", its first line the header: trafilatura
+    writes an HTML <table> so, with a delimiter row only when the table marked its header cells.
     Everything else is kept exactly; tables inside code fences are left alone.
     """
     lines = text.split("\n")
@@ -174,35 +191,28 @@ def rewrite_pipe_tables(text: str) -> tuple[str, tuple[TableSpan, ...]]:
     kept: list[str] = []  # text lines waiting to be written as they are
     in_fence = False
     index = 0
-
-    def flush() -> None:
-        if kept:
-            out.verbatim("\n".join(kept) + "\n")
-            kept.clear()
-
     while index < len(lines):
         line = lines[index]
         if _FENCE.match(line):
             in_fence = not in_fence
-        starts_table = (
-            not in_fence
-            and _is_pipe_line(line)
-            and index + 1 < len(lines)
-            and _DELIMITER_ROW.match(lines[index + 1])
-            and "-" in lines[index + 1]
-            and ("|" in lines[index + 1] or line.strip().startswith("|"))
-        )
-        if not starts_table:
+        next_line = lines[index + 1] if index + 1 < len(lines) else ""
+        markdown_table = _is_pipe_line(line) and _is_delimiter(next_line)
+        markdown_table = markdown_table and ("|" in next_line or line.strip().startswith("|"))
+        pipe_run = headerless and line.lstrip().startswith("|")
+        if in_fence or not (markdown_table or pipe_run):
             kept.append(line)
             index += 1
             continue
-        end = index + 2
-        while end < len(lines) and _is_pipe_line(lines[end]):
+        end = index + (2 if markdown_table else 1)
+        while end < len(lines) and (
+            _is_pipe_line(lines[end]) if markdown_table else lines[end].lstrip().startswith("|")
+        ):
             end += 1
-        flush()
-        rows: list[list[object]] = [list(_pipe_cells(lines[index]))]
-        rows += [list(_pipe_cells(row)) for row in lines[index + 2 : end]]
-        out.table(rows)
+        if kept:
+            out.verbatim("\n".join(kept) + "\n")
+            kept.clear()
+        for table in _split_at_headers(lines[index:end]):
+            out.table([list(_pipe_cells(row)) for row in table])
         index = end
     if kept:
         out.verbatim("\n".join(kept))

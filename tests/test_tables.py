@@ -108,6 +108,20 @@ def test_markdown_pipe_tables_are_rewritten_and_the_rest_is_kept_exactly():
     assert rewrite_pipe_tables("No table | here.\nJust text.") == ("No table | here.\nJust text.", ())
 
 
+def test_html_tables_without_header_cells_and_side_by_side_are_rows_too(tmp_path: Path):
+    prose = "<p>" + "The harbour master keeps a record of ships and their cargo every single day. " * 5 + "</p>"
+    page = tmp_path / "page.html"
+    page.write_text(
+        f"<html><body><article>{prose}"
+        "<table><tr><td>Ship</td><td>Flag</td></tr><tr><td>Aurora</td><td>Malta</td></tr></table>"
+        "<table><tr><th>Port</th><th>Berths</th></tr><tr><td>Izmail</td><td>12</td></tr></table>"
+        f"{prose}</article></body></html>"
+    )
+    document = load_file(page, "page")
+    rows = [[document.text[s:e] for s, e in table.rows] for table in document.tables]
+    assert rows == [["Ship: Aurora | Flag: Malta"], ["Port: Izmail | Berths: 12"]]
+
+
 def test_html_and_office_tables_are_stored_as_rows(tmp_path: Path):
     prose = "<p>" + "The harbour master keeps a record of ships and their cargo every single day. " * 5 + "</p>"
     page = tmp_path / "page.html"
