@@ -411,14 +411,15 @@ def document_actions() -> tuple[gr.Textbox, gr.Button, gr.Button, gr.HTML]:
     return rename_box, rename, delete, gr.HTML(elem_id="rag-doc-status")
 
 
-def wire(app: gr.Blocks, events: CollectionEvents, controls: CollectionControls, page) -> None:
+def wire(app: gr.Blocks, events: CollectionEvents, controls: CollectionControls, page):
     """Connect the picker, uploads and document actions. `page` is ui/web.py's `_Page` (its chat, session,
-    filter, document list and view, header, upload box and status)."""
+    filter, document list and view, header, upload box and status). Returns the picker's change event, for
+    what else a new conversation must reset (`.then(...)`)."""
     c = controls
     catalog = [page.doc_filter, page.doc_list, page.header]
     app.load(events.load, [c.picker], [c.picker, *catalog, c.table], **_PRIVATE)
     switched = [page.chatbot, page.session, *catalog, page.doc_view, c.table, c.status]
-    c.picker.change(events.switch, [c.picker], switched, **_PRIVATE)
+    switch = c.picker.change(events.switch, [c.picker], switched, **_PRIVATE)
     page.files.upload(
         events.upload,
         [c.picker, c.new_name, page.files],
@@ -431,3 +432,4 @@ def wire(app: gr.Blocks, events: CollectionEvents, controls: CollectionControls,
     renamed = {"inputs": [c.picker, page.doc_list, c.rename_box], "outputs": [*changed, c.rename_box]}
     c.rename.click(events.rename, **renamed, **_ONE_INDEXING_RUN, **_PRIVATE)
     c.rename_box.submit(events.rename, **renamed, **_ONE_INDEXING_RUN, **_PRIVATE)
+    return switch
