@@ -88,8 +88,12 @@ def test_sigkill_of_rag_index_at_seeded_moments_keeps_the_previous_index(tmp_pat
     # A much bigger corpus so each later build is still running when killed.
     for i in range(400):
         (corpus / f"extra-{i}.txt").write_text(f"Extra document {i} about unrelated matters. " * 40)
-    # (wait for "Batches": the embedding progress bar; extra seconds after it)
-    moments = [(None, rng.uniform(1.0, 4.0)), ("Batches", rng.uniform(0.0, 1.0)), ("Batches", rng.uniform(1.0, 4.0))]
+    # (wait for "embedding": the embedding progress bar; extra seconds after it)
+    moments = [
+        (None, rng.uniform(1.0, 4.0)),
+        ("embedding", rng.uniform(0.0, 1.0)),
+        ("embedding", rng.uniform(1.0, 4.0)),
+    ]
     for marker, delay in moments:
         process = subprocess.Popen(
             command, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=PROJECT_ROOT
