@@ -187,12 +187,16 @@ def build_index(
         reused = 0
         for doc in documents:
             old = old_docs.get(doc.id)
-            if previous and old and old.content_hash == doc.content_hash and doc.id in old_rows:
+            # Same bytes but another text (a reader that changed, e.g. PDF lines joined): chunked again.
+            same_text = old is not None and old.content_hash == doc.content_hash and old.text == doc.text
+            if previous and same_text and doc.id in old_rows:
                 for row in old_rows[doc.id]:
                     chunks.append(previous.chunks[row])
                     vectors.append(previous.vectors[row])
                 continue
             moved = by_content.get((doc.content_hash, doc.format))
+            if previous and moved and previous.documents[previous.chunks[moved[0]].doc_id].text != doc.text:
+                moved = None  # the same bytes read to another text (a reader that changed): chunked again
             if previous and moved:  # renamed or copied: the same text, so the same chunks and vectors
                 chunks.extend(_renamed_chunks(doc, moved, previous))
                 vectors.extend(previous.vectors[row] for row in moved)

@@ -209,3 +209,47 @@ def test_asking_a_wrapped_pdf_quotes_the_whole_sentence(tmp_path: Path, embedder
         assert document.text[citation.start : citation.end] == citation.quote
         assert citation.page == page
         assert citation.ocr is False
+
+
+def _old_pdf_reader(data: bytes) -> dict[str, object]:
+    """The PDF reader before lines were joined: pypdf's lines as they are, pages apart."""
+    import io
+
+    import pypdf
+
+    pages = [page.extract_text() or "" for page in pypdf.PdfReader(io.BytesIO(data)).pages]
+    text, starts = "", []
+    for page in pages:
+        starts.append(len(text))
+        text += page.strip() + "\n\n"
+    return {"text": text, "page_starts": tuple(starts)}
+
+
+def test_a_pdf_indexed_by_the_old_reader_is_read_and_chunked_again(tmp_path: Path, monkeypatch) -> None:
+    """Same bytes, new text: an index whose stored PDF text predates the joining (say it was brought up to
+    date from its stored texts when opened) takes the new text on the next build, with chunks cut from it."""
+    from index.readers import READERS
+    from index.store import read_index
+    from tests.fakes import CountingEmbedder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_wrapped_pdf(corpus / "museum.pdf")
+    (corpus / "notes.txt").write_text("A plain note that no reader change touches.\n")
+    embedder = CountingEmbedder()
+    with monkeypatch.context() as patch:
+        patch.setitem(READERS, ".pdf", _old_pdf_reader)
+        build_index([corpus], tmp_path / "index", embedder)
+    assert ADMISSION not in read_index(tmp_path / "index").documents["museum"].text  # cut at the line end
+
+    embedder.embedded.clear()
+    summary = build_index([corpus], tmp_path / "index", embedder)
+    data = read_index(tmp_path / "index")
+    document = data.documents["museum"]
+    assert ADMISSION in document.text
+    chunks = [chunk for chunk in data.chunks if chunk.doc_id == "museum"]
+    assert summary.embedded == len(chunks) == len(embedder.embedded)  # the PDF only: the note kept its vectors
+    assert any(ADMISSION in chunk.text for chunk in chunks)
+    for chunk in chunks:
+        assert chunk.text == document.text[chunk.start : chunk.end]
+        assert all(document.text[start:end].strip() for start, end in chunk.sentences)
