@@ -61,7 +61,19 @@ def _local(tag: object) -> str:
     return tag.rsplit("}", 1)[-1].lower() if isinstance(tag, str) else ""
 
 
-def _chapter_blocks(element, text: TextBuilder) -> None:
+def _holding_blocks(body) -> set:
+    """The elements that have a block-level element inside them (found in one pass, not one per element)."""
+    holding: set = set()
+    for element in body.iter():
+        if _local(element.tag) in _BLOCKS:
+            for ancestor in element.iterancestors():
+                if ancestor in holding:
+                    break
+                holding.add(ancestor)
+    return holding
+
+
+def _chapter_blocks(element, text: TextBuilder, holding: set) -> None:
     """Write an element's text: a table row by row, a block without inner blocks as one paragraph."""
     tag = _local(element.tag)
     if tag in _SKIPPED:
@@ -74,13 +86,13 @@ def _chapter_blocks(element, text: TextBuilder) -> None:
         ]
         text.table(rows)  # type: ignore[arg-type]
         return
-    if not any(_local(inner.tag) in _BLOCKS for inner in element.iterdescendants()):
+    if element not in holding:
         text.paragraph(" ".join("".join(element.itertext()).split()))
         return
     if element.text and element.text.strip():
         text.paragraph(" ".join(element.text.split()))
     for child in element:
-        _chapter_blocks(child, text)
+        _chapter_blocks(child, text, holding)
         if child.tail and child.tail.strip():
             text.paragraph(" ".join(child.tail.split()))
 
@@ -122,7 +134,7 @@ def read_epub(data: bytes) -> dict[str, object]:
     for path in chapters:
         body = _html(read_member(archive, path, ".epub")).find("body")
         if body is not None:
-            _chapter_blocks(body, text)
+            _chapter_blocks(body, text, _holding_blocks(body))
     return {**text.fields(), **_metadata(package)}
 
 

@@ -5,7 +5,7 @@ row (index.tables) so that a row is quoted whole with its column names. A
 workbook of several sheets names each before its table. Formulas are read as
 the values Excel last saved with them (`data_only`); a workbook saved by a
 program that does not cache values shows those cells empty. A file of more than
-`MAX_CELLS` cells is refused: split it, or export the part you need as CSV.
+`MAX_CELLS` filled cells is refused: split it, or export the part you need as CSV.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from index.tables import TextBuilder
 __all__ = ["MAX_CELLS", "read_csv", "read_xlsx"]
 
 MAX_CELLS = 200_000
+# Cells visited, empty ones too: a sheet formatted out to column XFD has 16,384 (mostly empty) cells a row.
+MAX_VISITED_CELLS = 20 * MAX_CELLS
 
 
 def _too_many_cells(kind: str) -> DocumentLoadError:
@@ -58,13 +60,18 @@ def read_xlsx(data: bytes) -> dict[str, object]:
         text = TextBuilder()
         cells = 0
         sheets = workbook.worksheets
+        visited = 0
         for sheet in sheets:
             rows: list[list[object]] = []
             for row in sheet.iter_rows(values_only=True):
-                cells += len(row)
-                if cells > MAX_CELLS:
+                values = [cell_text(value) for value in row]
+                while values and not values[-1]:
+                    values.pop()
+                cells += sum(1 for value in values if value)
+                visited += len(row)
+                if cells > MAX_CELLS or visited > MAX_VISITED_CELLS:
                     raise _too_many_cells(".xlsx")
-                rows.append([cell_text(value) for value in row])
+                rows.append(values)
             if len(sheets) > 1 and any(any(row) for row in rows):
                 text.paragraph(sheet.title)
             text.table(rows)

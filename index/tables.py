@@ -26,6 +26,7 @@ from index.types import Span, TableSpan
 __all__ = [
     "CELL_SEPARATOR",
     "TextBuilder",
+    "clean_cell",
     "is_table_row",
     "render_row",
     "rewrite_pipe_tables",
