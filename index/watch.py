@@ -258,7 +258,10 @@ class Watcher:
     `sources` is called on every poll, so a caller whose sources grow (the web chat's uploads) stays
     in step. `update` returns the build's `IndexSummary`; a `RagError` or any other exception it
     raises becomes an `UpdateFailed` event and watching goes on. Set `stop` to end `run()` after the
-    update in progress, if any (a build is never left half-written).
+    update in progress, if any (a build is never left half-written). `documents` returns the index's
+    documents map (the manifest's doc id -> path, hash, chunks) to tell what an update changed; by
+    default it is read from the local index in `index_dir` (the web chat passes its engine's, which
+    works for any store).
     """
 
     def __init__(
@@ -273,8 +276,10 @@ class Watcher:
         follow_links: bool = False,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
+        documents: Callable[[], Mapping[str, Mapping[str, object]]] | None = None,
     ) -> None:
         self.sources = sources
+        self.documents = documents or (lambda: _documents(index_dir))
         self.update = update
         self.index_dir = index_dir
         self.debouncer = Debouncer(debounce, max_wait if max_wait is not None else max(30.0, 10 * debounce))
@@ -327,14 +332,14 @@ class Watcher:
         return Listing(files, skipped, listing.missing)
 
     def _update(self, *, first: bool) -> Ready | Updated | UpdateFailed:
-        before = _documents(self.index_dir)
+        before = dict(self.documents())
         try:
             summary = self.update()
         except RagError as error:
             return UpdateFailed(str(error))
         except Exception as error:  # the point: no build failure may end the watching
             return UpdateFailed(f"{type(error).__name__}: {error}")
-        after = _documents(self.index_dir)
+        after = dict(self.documents())
         sources = list(self.sources())
         skips = self._new_skips(summary, after, sources)
         if first:

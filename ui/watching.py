@@ -16,7 +16,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -152,9 +152,10 @@ def watch_in_background(
     update: Callable[[], IndexSummary],
     index_dir: Path,
     debounce: float,
+    documents: Callable[[], Mapping[str, Mapping[str, object]]] | None = None,
 ) -> tuple[Watcher, threading.Thread]:
     """Start a watcher in a daemon thread printing its lines; set `watcher.stop` and join the thread to end it."""
-    watcher = Watcher(sources, update, index_dir, debounce=debounce)
+    watcher = Watcher(sources, update, index_dir, debounce=debounce, documents=documents)
 
     def watch() -> None:
         for event in watcher.run():
@@ -180,7 +181,13 @@ def engine_watching(engine: Engine, debounce: float, *, enabled: bool = True) ->
     def sources() -> list[Path]:
         return [Path(p) for p in engine.data.manifest.sources]
 
-    watcher, thread = watch_in_background(sources, lambda: engine.add_documents([]), engine.index_dir, debounce)
+    def documents() -> Mapping[str, Mapping[str, object]]:
+        return engine.data.manifest.documents  # the engine's store, local or PostgreSQL
+
+    def update() -> IndexSummary:
+        return engine.add_documents([])
+
+    watcher, thread = watch_in_background(sources, update, engine.index_dir, debounce, documents)
     try:
         yield watcher
     finally:
