@@ -79,3 +79,25 @@ def test_bad_and_unknown_names_are_one_line_usage_errors(tmp_path: Path):
     assert not (root / "collections" / "empty" / "CURRENT").exists()  # asking did not build the shipped corpus
     taken = rag("collections", "create", "empty", root=root)
     assert taken.returncode == 2 and "already exists" in taken.stderr
+
+
+def test_an_index_built_without_collections_is_the_default_collection_as_it_is(tmp_path: Path):
+    root = tmp_path / "root"
+    talks = _folder(tmp_path / "talks", "talks", GENEVA)
+    assert rag("index", str(talks), root=root).returncode == 0  # the way earlier versions built it
+    rows = json.loads(rag("collections", "--json", root=root).stdout)
+    assert rows == [
+        {
+            "name": "default",
+            "path": str(root),
+            "documents": 1,
+            "chunks": rows[0]["chunks"],
+            "indexed": True,
+            "updated": rows[0]["updated"],
+        }
+    ]
+    again = rag("index", "--collection", "default", "--json", root=root)  # its sources, through the collections path
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["embedded"] == 0
+    asked = rag("ask", "--collection", "default", "Who was sent to Geneva?", "--json", root=root)
+    assert {c["doc_id"] for c in json.loads(asked.stdout)["citations"]} == {"talks"}
