@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +20,16 @@ from index.builder import IndexSummary, _LazyChunker, _nothing_to_index, pipelin
 from index.embedder import Embedder
 from index.errors import NothingToIndexError
 from index.loaders import load_documents
-from index.pg_store import chunk_terms, connect, document_body
-from index.store import FORMAT_VERSION, Manifest
+from index.pg_store import chunk_terms, connect, document_body, redacted
+from index.store import FORMAT_VERSION, IndexData, Manifest
 from index.types import Chunk, Document
-from index.vector_store import AUTO_HNSW_ABOVE, INDEX_KINDS
+from index.vector_store import INDEX_KINDS
 
 __all__ = [
     "EMBED_BATCH",
+    "PG_EXACT_UP_TO",
     "build_pg",
+    "copy_index",
     "create_tables",
     "ensure_vector_index",
     "insert_chunks",
@@ -35,6 +38,10 @@ __all__ = [
     "write_manifest",
 ]
 
+# `--vector-index auto`: exact search (a scan of the vectors) up to this many chunks, the HNSW graph above.
+# Lower than FAISS's AUTO_HNSW_ABOVE: a scan in PostgreSQL costs ~7 ms per 1,000 chunks here, against
+# ~0.2 ms in FAISS (python -m eval.benchmarks.scale, docs/scaling.md).
+PG_EXACT_UP_TO = 10_000
 EMBED_BATCH = 256  # chunks embedded and written at a time: memory stays flat however large the build
 _LOCK_KEY = 7_242_014  # pg_advisory_xact_lock key: one `rag index` writer per database at a time
 
@@ -138,8 +145,6 @@ def insert_chunks(
 
 def write_manifest(conn, manifest_fields: dict[str, object], suffix: str = "") -> Manifest:
     """Record the corpus totals BM25 needs and the manifest (counted from the tables, so always true)."""
-    from dataclasses import asdict
-
     from psycopg.types.json import Jsonb
 
     chunks, tokens = conn.execute(f"SELECT count(*), coalesce(sum(length), 0) FROM rag_chunks{suffix}").fetchone()
@@ -152,7 +157,7 @@ def write_manifest(conn, manifest_fields: dict[str, object], suffix: str = "") -
     }
     kind = str(manifest_fields.pop("vector_index", "auto"))
     if kind == "auto":
-        kind = "hnsw" if chunks > AUTO_HNSW_ABOVE else "flat"
+        kind = "hnsw" if chunks > PG_EXACT_UP_TO else "flat"
     manifest = Manifest(documents=documents, vector_index=kind, created=time.time(), **manifest_fields)
     upsert = f"INSERT INTO rag_meta{suffix} VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
     conn.execute(upsert, ("stats", Jsonb({"chunks": int(chunks), "tokens": int(tokens)})))
@@ -267,3 +272,48 @@ def build_pg(
         seconds=time.perf_counter() - started,
         rebuilt=not old_docs,
     )
+
+
+def copy_index(data: IndexData, url: str) -> Manifest:
+    """Copy a local index (documents, chunks, vectors) into the database at `url` without embedding again,
+    replacing what is there, in one transaction. The manifest keeps the local one's model and sources, so
+    later `rag index --store` updates are incremental."""
+    with connect(url, target_session_attrs="read-write", application_name="rag-index") as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        dimension = int(data.manifest.dimension)
+        create_tables(conn, dimension, NEXT)
+        documents = list(data.documents.values())
+        insert_documents(conn, documents, list(range(len(documents))), NEXT)
+        positions: dict[str, int] = {}
+        for start in range(0, len(data.chunks), EMBED_BATCH * 8):
+            end = start + EMBED_BATCH * 8
+            insert_chunks(conn, data.chunks[start:end], data.vectors[start:end], positions, NEXT)
+        ensure_vector_index(conn, dimension, NEXT)
+        fields = {k: v for k, v in asdict(data.manifest).items() if k in _COPIED}
+        manifest = write_manifest(conn, {**fields, "vector_index": "auto"}, NEXT)
+        swap_in(conn, NEXT)
+    return manifest
+
+
+_COPIED = ("format_version", "model", "dimension", "chunk_size", "chunk_overlap", "sources", "pipeline")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m index.pg_build --from-index DIR URL`: move a local index into PostgreSQL as it is."""
+    import argparse
+
+    from index.store import read_index
+
+    parser = argparse.ArgumentParser(prog="python -m index.pg_build", description=main.__doc__)
+    parser.add_argument("--from-index", type=Path, required=True, help="the local index folder (rag --index-dir)")
+    parser.add_argument("url", help="postgresql:// URL of the primary")
+    args = parser.parse_args(argv)
+    manifest = copy_index(read_index(args.from_index), args.url)
+    print(
+        f"copied {manifest.counts['documents']} documents, {manifest.counts['chunks']} chunks to {redacted(args.url)}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

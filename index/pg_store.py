@@ -305,7 +305,9 @@ class PgIndex:
             return np.zeros((0, int(self._manifest.dimension)), dtype=np.float32)
         with self._conn() as conn:
             found = dict(
-                conn.execute("SELECT id, embedding FROM rag_chunks WHERE id = ANY(%s)", (self._ids[rows].tolist(),))
+                conn.execute(
+                    "SELECT id, embedding FROM rag_chunks WHERE id = ANY(%s)", (self._ids[rows].tolist(),), binary=True
+                )
             )
         try:
             return np.vstack([_array(found[int(self._ids[row])]) for row in rows.tolist()])
