@@ -32,6 +32,8 @@ TEXT = "Notes\n\nThe envoy went to Geneva on Monday. He met the <b>delegates</b>
 class ScriptedEngine:
     """Stands in for rag.Engine: answers from a script and records what it was asked."""
 
+    scorer_name = "fake-scorer"  # what the settings panel and a vote's log line name
+
     def __init__(self, outcome: object) -> None:
         self.outcome = outcome
         self.calls: list[tuple[str, list[Turn], int, object]] = []
@@ -356,7 +358,8 @@ def test_feedback_lines_are_whole_json_even_from_many_threads(tmp_path: Path) ->
     assert len(entries) == 40
     assert {e["vote"] for e in entries} == {"up", "down"}
     first = entries[0]
-    assert set(first) == {"question", "answer", "refused", "citations", "vote", "timestamp"}
+    settings = {"answer_mode", "generator", "scorer", "k"}  # null here: no settings were given
+    assert set(first) == {"question", "answer", "refused", "citations", "vote", "timestamp"} | settings
     assert first["citations"][0]["quote"] == "The envoy went to Geneva on Monday."
     with pytest.raises(ValueError):
         log.record("q", answer, "meh")

@@ -30,9 +30,10 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from index.errors import RagError
 from rag.types import Answer, Citation, Generation, Passage, RemovedSentence
@@ -50,6 +51,7 @@ __all__ = [
     "title_from",
 ]
 
+_T = TypeVar("_T")
 DATABASE_NAME = "conversations.sqlite3"  # under the index root
 LOCAL_USER = "local"  # whose conversations they are when the chat has no login
 TITLE_CHARS = 80  # a title made from a long first question is cut here
@@ -321,50 +323,22 @@ def answer_from_json(data: dict) -> Answer:
     """The `Answer` whose `to_json()` gave `data`.
 
     Everything the chat shows and exports comes back exactly (text, citations
-    with offsets and page, refusal, support, the model's record); a passage's
-    separate dense and lexical scores are not in the JSON and come back as 0.
+    with offsets and page, refusal, support, the model's record). Fields are
+    matched by name, so a field added to the JSON contract later comes back too;
+    a passage's separate dense and lexical scores are not in the JSON and come
+    back as 0.
     """
-    citations = [
-        Citation(
-            int(c["n"]),
-            str(c["doc_id"]),
-            str(c["title"]),
-            str(c["quote"]),
-            int(c["start"]),
-            int(c["end"]),
-            c.get("page"),
-            float(c.get("score", 0.0)),
-        )
-        for c in data.get("citations", [])
-    ]
-    passages = [
-        Passage(
-            str(p["doc_id"]),
-            str(p["chunk_id"]),
-            str(p["title"]),
-            str(p["text"]),
-            int(p["start"]),
-            int(p["end"]),
-            float(p.get("score", 0.0)),
-            0.0,
-            0.0,
-        )
-        for p in data.get("passages", [])
-    ]
-    return Answer(
-        question=str(data.get("question", "")),
-        answer=str(data.get("answer", "")),
-        refused=bool(data.get("refused", False)),
-        citations=citations,
-        passages=passages,
-        timings_ms={str(k): float(v) for k, v in dict(data.get("timings_ms", {})).items()},
-        id=data.get("id"),
-        support=float(data.get("support", 0.0)),
-        search_query=str(data.get("search_query", "")),
-        generation=_generation(data["generation"]) if data.get("generation") else None,
-        low_support=bool(data.get("low_support", False)),
-        scorer=str(data.get("scorer", "")),
-    )
+    citations = [_by_name(Citation, c) for c in data.get("citations", [])]
+    passages = [_by_name(Passage, p, dense=0.0, lexical=0.0) for p in data.get("passages", [])]
+    generation = _generation(data["generation"]) if data.get("generation") else None
+    plain = {k: v for k, v in data.items() if k not in ("citations", "passages", "generation")}
+    return _by_name(Answer, plain, citations=citations, passages=passages, generation=generation)
+
+
+def _by_name(kind: type[_T], data: dict, **given: object) -> _T:
+    """`kind(...)` from the keys of `data` that are fields of `kind`, over the `given` values."""
+    names = {f.name for f in fields(kind)}
+    return kind(**{**{k: v for k, v in data.items() if k in names}, **given})
 
 
 def _generation(data: dict) -> Generation:

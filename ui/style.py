@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-__all__ = ["CSS", "theme"]
+__all__ = ["CSS", "SCRIPT", "theme"]
 
 _HOVER_RULES = "\n".join(f".rag-answer:has(.cite-{n}:hover) .source-{n}," for n in range(1, 21)).rstrip(",")
 
@@ -133,8 +133,47 @@ details.rag-model-draft p { white-space: pre-wrap; font-style: italic; margin: 4
 .rag-doc-body { font-family: var(--rag-serif); font-size: 1.05rem; line-height: 1.75; margin-top: 10px; }
 .rag-doc-p { margin: 0 0 1em; white-space: pre-wrap; overflow-wrap: anywhere; }
 .rag-empty { color: var(--rag-muted); padding: 40px 8px; text-align: center; }
+
+/* saved conversations, settings and export */
+#rag-conversations .wrap { flex-direction: column; gap: 4px; max-height: 260px; overflow-y: auto; flex-wrap: nowrap; }
+#rag-conversations label { width: 100%; font-size: 0.88rem; }
+.rag-settings-summary { margin: 0 0 6px 18px !important; padding: 0 !important; font-size: 0.88rem;
+  color: var(--rag-muted); }
+
+/* a phone: the columns stack, so none may be wider than the screen */
+@media (max-width: 600px) {
+  .gradio-container .column { min-width: 0 !important; }
+  #rag-chat .message-wrap .message { max-width: 100% !important; }
+}
 """
 )
+
+# Run once when the page loads (gradio's `launch(js=...)`). A new answer opens at its TOP: gradio would
+# scroll the chat to its end, which on a phone leaves the start of a long answer above the fold. Each
+# answer seen for the first time (a new one, or the last of a reopened conversation) is scrolled to its
+# first line, in the chat and in the window; while a model drafts, the draft's start is shown once.
+SCRIPT = """
+() => {
+  const seen = new Set();
+  let questions = 0;
+  const reveal = () => {
+    const chat = document.querySelector('#rag-chat');
+    if (!chat) return;
+    const asked = chat.querySelectorAll('.rag-question').length;
+    const fresh = [...chat.querySelectorAll('.rag-answer[id^="answer-"]')].filter((a) => !seen.has(a.id));
+    fresh.forEach((a) => seen.add(a.id));
+    let target = fresh.length ? fresh[fresh.length - 1] : null;
+    if (!target && asked > questions) target = chat.querySelector('.rag-draft');
+    questions = asked;
+    if (target) target.scrollIntoView({ block: 'start', behavior: 'instant' });
+  };
+  let pending = null;
+  new MutationObserver(() => {
+    clearTimeout(pending);
+    pending = setTimeout(reveal, 60);
+  }).observe(document.body, { childList: true, subtree: true });
+}
+"""
 
 
 def theme() -> gr.themes.Base:

@@ -10,6 +10,14 @@ text with this conversation's quotes highlighted) and an upload box that
 indexes files at once. `/ask` is an API endpoint for gradio_client that
 returns the answer JSON of `rag ask --json` (always extractive, see `api_ask`).
 
+Conversations are saved as they go (SQLite under the index root, see
+ui/conversations.py): a side panel lists them, reopens, renames and deletes
+them, and the tab's conversation comes back after a reload or a restart
+(ui/web_conversations.py). An answer or the whole conversation can be copied
+as Markdown or exported to Markdown or one self-contained HTML file in which
+every quote is checked again (ui/export.py). A settings panel shows the answer
+mode, the evidence scorer and k; a vote is logged with them.
+
 With a generator (a language model, `rag.generators`), a radio switches the
 chat between quotes-only answers and model-written ones. A model's draft
 streams into its bubble, marked as a draft, and is then replaced by the
@@ -36,12 +44,14 @@ from rag.engine import Engine
 from rag.entailment import EntailmentJudge
 from rag.generators import Generator
 from ui import web_collections
+from ui.conversations import DATABASE_NAME, ConversationStore
 from ui.feedback import FeedbackLog
-from ui.style import CSS, theme
+from ui.style import CSS, SCRIPT, theme
 from ui.uploads import MAX_UPLOAD_CHARS, UPLOAD_SUFFIXES
 from ui.web_auth import LoginGuard
 from ui.web_collections import CollectionControls, CollectionEvents, Shelf
-from ui.web_handlers import EMPTY_DOC, EXTRACTIVE, GENERATED, Handlers
+from ui.web_conversations import EXPORT_SCOPES, ConversationHandlers
+from ui.web_handlers import DEFAULT_K, EMPTY_DOC, EXTRACTIVE, GENERATED, Handlers
 
 __all__ = ["EXAMPLE_QUESTIONS", "build_app", "launch", "serve"]
 
@@ -57,6 +67,33 @@ _PLACEHOLDER = (
     "Answers quote them word for word; hover or click a [1] marker to see the quote in its paragraph.</div>"
 )
 _PRIVATE = {"api_visibility": "private"}  # page events are not part of the client API; `/ask` is
+# The conversation id a tab shows, kept in the browser's localStorage. It is not a secret (the server only
+# opens a conversation for the user who owns it), so a fixed key lets it survive a server restart.
+_BROWSER_KEY = "rag-conversation"
+_BROWSER_SECRET = "grounded-rag-conversation-id"
+_COPY_JS = """(text) => {
+  if (navigator.clipboard && window.isSecureContext) { navigator.clipboard.writeText(text || ''); return; }
+  const box = document.createElement('textarea');  // plain http on another host: the old way
+  box.value = text || ''; document.body.appendChild(box); box.select(); document.execCommand('copy'); box.remove();
+}"""
+
+
+@dataclass(frozen=True)
+class _Conversations:
+    """The saved-conversations panel, the export box and the copy button."""
+
+    conversation_id: gr.BrowserState
+    listing: gr.Radio
+    new: gr.Button
+    title: gr.Textbox
+    rename: gr.Button
+    delete: gr.Button
+    copy: gr.Button
+    copy_text: gr.Textbox
+    scope: gr.Radio
+    markdown: gr.Button
+    html: gr.Button
+    exported: gr.File
 
 
 @dataclass(frozen=True)
@@ -75,6 +112,8 @@ class _Page:
     documents_tab: gr.Tab
     doc_list: gr.Radio
     doc_view: gr.HTML
+    conversations: _Conversations
+    settings: gr.HTML
     collections: CollectionControls  # the collection picker, the new-collection box, the documents table
 
 
@@ -84,10 +123,13 @@ def build_app(
     *,
     generator: Generator | None = None,
     entailment: EntailmentJudge | None = None,
+    conversations_db: Path | None = None,
     index_root: Path | None = None,
     collection: str = DEFAULT_COLLECTION,
 ) -> gr.Blocks:
     """The chat page over `engine`; thumbs up/down go to `feedback_log` (default INDEX_DIR/feedback.jsonl).
+
+    Conversations are saved in `conversations_db` (default: conversations.sqlite3 in the index root).
 
     `engine` answers `collection` under `index_root` (default: engine.index_dir, the default collection);
     the page's picker opens the root's other collections on demand (ui/web_collections.py).
@@ -99,13 +141,22 @@ def build_app(
     feedback = FeedbackLog(feedback_log or engine.index_dir / "feedback.jsonl")
     handlers = Handlers(engine, feedback, generator, entailment)
     events = CollectionEvents(Shelf(index_root or engine.index_dir, collection, engine), handlers)
+    saved = ConversationHandlers(
+        engine,
+        ConversationStore(conversations_db or (index_root or engine.index_dir) / DATABASE_NAME),
+        collection_of=events.collection_of,
+        engine_of=lambda name: events.handlers(name).engine,
+    )
     per_session = events.session_handlers()  # each event over the collection its session picked
     with gr.Blocks(title="Grounded Q&A", analytics_enabled=False) as app:
         page = _layout(handlers, events)
-        _wire_chat(page, per_session)
+        answered = _wire_chat(page, per_session)
         _wire_documents(page, per_session)
-        web_collections.wire(app, events, page.collections, page)
+        switched = web_collections.wire(app, events, page.collections, page)
+        _wire_conversations(page, saved, answered)
+        switched.then(saved.new, None, _view(page), **_PRIVATE)  # another collection: a new saved conversation
         app.load(handlers.catalog, None, [page.doc_filter, page.doc_list, page.header], **_PRIVATE)  # later uploads
+        app.load(saved.restore, [page.conversations.conversation_id], _view(page), **_PRIVATE)
         gr.api(handlers.api_ask, api_name="ask", concurrency_limit=ASK_CONCURRENCY)
     return app
 
@@ -119,19 +170,25 @@ def _layout(handlers: Handlers, events: CollectionEvents) -> _Page:
         with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
                 chatbot, question = _chat_column()
+                copy, copy_text, scope, markdown, html_button, exported = _export_box()
             with gr.Column(scale=1, min_width=260):
                 picker = web_collections.collection_picker(events)
-                mode = _mode_radio(handlers.generator)
-                gr.Markdown("#### Search settings")
-                k = gr.Slider(1, 20, value=5, step=1, label="Passages to search (k)")
-                doc_filter = gr.Dropdown(
-                    choices=choices,
-                    value=[],
-                    multiselect=True,
-                    label="Only these documents",
-                    info="Leave empty to search all of them.",
-                    elem_id="rag-doc-filter",
-                )
+                conversation_id, listing, new, title, rename, delete = _conversation_panel()
+                with gr.Accordion("Answer settings", open=True, elem_id="rag-settings"):
+                    settings = gr.HTML(
+                        handlers.settings_html(DEFAULT_K, GENERATED if handlers.generator else EXTRACTIVE),
+                        elem_id="rag-settings-panel",
+                    )
+                    mode = _mode_radio(handlers.generator)
+                    k = gr.Slider(1, 20, value=DEFAULT_K, step=1, label="Passages to search (k)")
+                    doc_filter = gr.Dropdown(
+                        choices=choices,
+                        value=[],
+                        multiselect=True,
+                        label="Only these documents",
+                        info="Leave empty to search all of them.",
+                        elem_id="rag-doc-filter",
+                    )
                 files, upload_status = _upload_box()
                 new_collection = web_collections.new_collection_box()
         with gr.Tab("Documents", id="documents") as documents_tab, gr.Row(equal_height=False):
@@ -142,6 +199,9 @@ def _layout(handlers: Handlers, events: CollectionEvents) -> _Page:
                 doc_table = web_collections.documents_table_box()
                 doc_view = gr.HTML(EMPTY_DOC, elem_id="rag-doc-view")
     gr.HTML(handlers.footer(), elem_id="rag-footer")
+    conversations = _Conversations(
+        conversation_id, listing, new, title, rename, delete, copy, copy_text, scope, markdown, html_button, exported
+    )
     return _Page(
         session,
         header,
@@ -155,10 +215,41 @@ def _layout(handlers: Handlers, events: CollectionEvents) -> _Page:
         documents_tab,
         doc_list,
         doc_view,
+        conversations,
+        settings,
         collections=CollectionControls(
             picker, new_collection, doc_table, rename_box, rename_doc, delete_doc, doc_status
         ),
     )
+
+
+def _conversation_panel() -> tuple:
+    """The saved conversations: the list (newest first), New, and the shown one's title, Rename and Delete."""
+    conversation_id = gr.BrowserState(None, storage_key=_BROWSER_KEY, secret=_BROWSER_SECRET)
+    gr.Markdown("#### Conversations")
+    new = gr.Button("New conversation", size="sm", elem_id="rag-new-conversation")
+    listing = gr.Radio(choices=[], label="Saved conversations", elem_id="rag-conversations")
+    with gr.Row(equal_height=True):
+        title = gr.Textbox(
+            label="This conversation's title", placeholder="(saved with the first answer)", elem_id="rag-title", scale=3
+        )
+    with gr.Row():
+        rename = gr.Button("Rename", size="sm", elem_id="rag-rename-conversation")
+        delete = gr.Button("Delete", size="sm", variant="stop", elem_id="rag-delete-conversation")
+    return conversation_id, listing, new, title, rename, delete
+
+
+def _export_box() -> tuple:
+    """Copy the last answer with its quotes; export it or the whole conversation to Markdown or HTML."""
+    with gr.Accordion("Copy or export", open=False, elem_id="rag-export"):
+        with gr.Row():
+            copy = gr.Button("Copy the last answer (Markdown)", size="sm", elem_id="rag-copy")
+            markdown = gr.Button("Export Markdown", size="sm", elem_id="rag-export-markdown")
+            html_button = gr.Button("Export HTML", size="sm", elem_id="rag-export-html")
+        scope = gr.Radio(EXPORT_SCOPES, value="conversation", label="Export", elem_id="rag-export-scope")
+        exported = gr.File(label="Exported file", interactive=False, visible=False, elem_id="rag-exported")
+    copy_text = gr.Textbox(visible=False, elem_id="rag-copy-text")
+    return copy, copy_text, scope, markdown, html_button, exported
 
 
 def _chat_column() -> tuple[gr.Chatbot, gr.Textbox]:
@@ -175,6 +266,7 @@ def _chat_column() -> tuple[gr.Chatbot, gr.Textbox]:
         placeholder=_PLACEHOLDER,
         examples=[{"text": q} for q in EXAMPLE_QUESTIONS],
         layout="panel",
+        autoscroll=False,  # a new answer opens at its top (ui/style.py SCRIPT), not at its end
     )
     question = gr.Textbox(
         elem_id="rag-question",
@@ -213,21 +305,56 @@ def _upload_box() -> tuple[gr.File, gr.HTML]:
     return files, gr.HTML(elem_id="rag-upload-status")
 
 
-def _wire_chat(page: _Page, handlers: Handlers) -> None:
-    """Questions (typed or example chips), votes and the bin button."""
+def _wire_chat(page: _Page, handlers: Handlers) -> list:
+    """Questions (typed or example chips), votes, the bin button and the settings panel; returns the asking
+    events (an answer is saved when one of them is done)."""
     asking = {"concurrency_limit": ASK_CONCURRENCY, **_PRIVATE}
     settings = [page.k, page.doc_filter]
     outputs = [page.chatbot, page.question, page.session]
+    mode = [] if page.mode is None else [page.mode]
     if page.mode is None:
-        page.question.submit(handlers.respond, [page.question, page.session, *settings], outputs, **asking)
-        page.chatbot.example_select(handlers.respond_example, [page.session, *settings], outputs, **asking)
+        typed = page.question.submit(handlers.respond, [page.question, page.session, *settings], outputs, **asking)
+        example = page.chatbot.example_select(handlers.respond_example, [page.session, *settings], outputs, **asking)
     else:
-        typed = [page.question, page.session, *settings, page.mode]
-        page.question.submit(handlers.respond_generated, typed, outputs, **asking)
-        example = [page.session, *settings, page.mode]
-        page.chatbot.example_select(handlers.respond_generated_example, example, outputs, **asking)
-    page.chatbot.like(handlers.vote, [page.session], None, **_PRIVATE)
+        typed = page.question.submit(
+            handlers.respond_generated, [page.question, page.session, *settings, page.mode], outputs, **asking
+        )
+        example = page.chatbot.example_select(
+            handlers.respond_generated_example, [page.session, *settings, page.mode], outputs, **asking
+        )
+    page.chatbot.like(handlers.vote, [page.session, page.k, *mode], None, **_PRIVATE)
     page.chatbot.clear(handlers.clear, None, page.session, **_PRIVATE)
+    for control in [page.k, *mode]:
+        control.change(handlers.settings_html, [page.k, *mode], page.settings, **_PRIVATE)
+    return [typed, example]
+
+
+def _view(page: _Page) -> list:
+    """What switching conversations redraws, in the order of ui.web_conversations.VIEW_OUTPUTS."""
+    c = page.conversations
+    return [page.chatbot, page.session, c.conversation_id, c.listing, c.title, c.copy_text]
+
+
+def _wire_conversations(page: _Page, saved: ConversationHandlers, answered: list) -> None:
+    """Save each answer when it is complete; the sidebar's events; copy and export."""
+    c = page.conversations
+    for event in answered:
+        event.then(
+            saved.save,
+            [page.session, c.conversation_id, page.doc_filter],
+            [c.conversation_id, c.listing, c.title, c.copy_text],
+            **_PRIVATE,
+        )
+    page.chatbot.clear(saved.new, None, _view(page), **_PRIVATE)
+    c.new.click(saved.new, None, _view(page), **_PRIVATE)
+    c.listing.input(saved.open, [c.listing], _view(page), **_PRIVATE)
+    c.rename.click(saved.rename, [c.conversation_id, c.title], [c.listing, c.title], **_PRIVATE)
+    c.title.submit(saved.rename, [c.conversation_id, c.title], [c.listing, c.title], **_PRIVATE)
+    c.delete.click(saved.delete, [c.conversation_id], _view(page), **_PRIVATE)
+    c.copy.click(None, [c.copy_text], None, js=_COPY_JS, **_PRIVATE)
+    exporting = [page.session, c.conversation_id, c.scope]
+    c.markdown.click(saved.export_markdown, exporting, c.exported, **_PRIVATE)
+    c.html.click(saved.export_html, exporting, c.exported, **_PRIVATE)
 
 
 def _wire_documents(page: _Page, handlers: Handlers) -> None:
@@ -271,6 +398,7 @@ def launch(
         footer_links=[],
         theme=theme(),
         css=CSS,
+        js=SCRIPT,
     )
     address = local_url or f"http://{host}:{port}/"
     print(f"Grounded Q&A chat running at {address}" + (f" (public link: {share_url})" if share_url else ""), flush=True)

@@ -20,15 +20,16 @@ from rag.engine import Engine
 from rag.entailment import EntailmentJudge
 from rag.generators import Generator
 from ui import chat
-from ui.feedback import FeedbackLog
+from ui.feedback import FeedbackLog, Settings
 from ui.render import document_html, document_label, notice_html
 from ui.uploads import UploadResult, add_uploads
 
-__all__ = ["EMPTY_DOC", "EXTRACTIVE", "GENERATED", "Handlers", "upload_notice"]
+__all__ = ["DEFAULT_K", "EMPTY_DOC", "EXTRACTIVE", "GENERATED", "Handlers", "upload_notice"]
 
 log = logging.getLogger(__name__)
 
 EXTRACTIVE, GENERATED = "extractive", "generated"  # the answer modes of the radio
+DEFAULT_K = 5  # passages searched, until the slider is moved
 EMPTY_DOC = '<div class="rag-empty">Choose a document on the left to read it in full.</div>'
 
 Session = list[chat.Exchange]
@@ -147,14 +148,40 @@ class Handlers:
         """Answer the example question that was clicked in the chosen mode."""
         yield from self.respond_generated(_example_text(event), exchanges, k, doc_ids, mode)
 
-    def vote(self, exchanges: Session, event: gr.LikeData) -> None:
-        """Log a thumbs up or down on an answer (not on an error, nor a vote taken back)."""
+    def vote(self, exchanges: Session, event: gr.LikeData, k: float | None = None, mode: str | None = None) -> None:
+        """Log a thumbs up or down on an answer (not on an error, nor a vote taken back), with the settings."""
         index = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
         if event.liked not in (True, False) or not isinstance(index, int) or not 0 <= index // 2 < len(exchanges):
             return
         exchange = exchanges[index // 2]  # two chat messages (question, answer) per exchange
         if exchange.answer is not None:
-            self.feedback.record(exchange.question, exchange.answer.to_json(), "up" if event.liked else "down")
+            vote = "up" if event.liked else "down"
+            self.feedback.record(exchange.question, exchange.answer.to_json(), vote, self.settings(k, mode))
+
+    def settings(self, k: float | None, mode: str | None = None) -> Settings:
+        """The answer mode, model, evidence scorer and k the page is set to (what the settings panel shows)."""
+        generated = self.generator is not None and mode == GENERATED
+        return Settings(
+            answer_mode=GENERATED if generated else EXTRACTIVE,
+            generator=self.generator.name if generated and self.generator is not None else None,
+            scorer=self.engine.scorer_name,
+            k=int(k) if k is not None else DEFAULT_K,
+        )
+
+    def settings_html(self, k: float | None, mode: str | None = None) -> str:
+        """The settings panel's summary, in words."""
+        settings = self.settings(k, mode)
+        answer = (
+            f"language model <code>{html.escape(settings.generator or '')}</code>, every sentence verified"
+            if settings.generator
+            else "quotes only (extractive)"
+        )
+        return (
+            '<ul class="rag-settings-summary">'
+            f'<li>Answer mode: <span id="rag-setting-mode">{answer}</span></li>'
+            f'<li>Evidence scorer: <code id="rag-setting-scorer">{html.escape(settings.scorer)}</code></li>'
+            f'<li>Passages searched (k): <span id="rag-setting-k">{settings.k}</span></li></ul>'
+        )
 
     def clear(self) -> Session:
         """The chat's bin button: a new, empty session."""
