@@ -169,3 +169,18 @@ def test_the_only_document_of_a_collection_is_not_deleted(engine: Engine, tmp_pa
     with pytest.raises(UsageError, match="only document"):
         delete_upload(alone, "only")
     assert (uploads / "only.txt").exists() and "only" in alone.data.documents
+
+
+def test_a_collection_renamed_from_the_command_line_is_found_under_its_new_name(engine: Engine, tmp_path: Path):
+    from index.builder import build_index
+    from index.collections import rename_collection
+
+    farm = _file(tmp_path / "farm", "harvest.txt", HARVEST).parent
+    build_index([farm], collection_dir(engine.index_dir, "farm"), engine.embedder)
+    events = _events(engine)
+    assert events.handlers("farm").engine.data.documents.keys() == {"harvest"}
+    rename_collection(engine.index_dir, "farm", "orchard")
+    with pytest.raises(gr.Error, match="no collection named 'farm'"):
+        events.handlers("farm")
+    assert events.shelf.names() == ["default", "orchard"]
+    assert events.handlers("orchard").engine.index_dir == collection_dir(engine.index_dir, "orchard")

@@ -69,19 +69,20 @@ class Shelf:
         self._open_lock = threading.Lock()  # one collection opens at a time (it loads an index)
 
     def names(self) -> list[str]:
-        """The collections that can answer: those with an index, and those open here."""
-        return [
-            name
-            for name in collection_names(self.root)
-            if name in self._engines or describe_collection(self.root, name).indexed
-        ]
+        """The collections that can answer: those with an index."""
+        return [name for name in collection_names(self.root) if describe_collection(self.root, name).indexed]
 
     def engine(self, name: str) -> Engine:
+        """The engine of collection `name`, opened now if no session has picked it yet. A collection
+        renamed or deleted from the command line meanwhile is dropped (and then not found)."""
         engine = self._engines.get(name)
-        if engine is not None:
+        if engine is not None and engine.index_dir.is_dir():
             return engine
         with self._open_lock:
             engine = self._engines.get(name)
+            if engine is not None and not engine.index_dir.is_dir():
+                del self._engines[name]
+                engine = None
             if engine is None:  # not opened by another session while this one waited
                 if not describe_collection(self.root, name).indexed:
                     raise UsageError(f"the collection {name!r} has no documents yet: upload some into it")
@@ -185,16 +186,16 @@ class CollectionEvents:
     def handlers(self, collection: str | None) -> Handlers:
         """The page's handlers over `collection`'s engine (the same feedback log and model for all)."""
         name = collection or self.shelf.first
+        try:
+            engine = self.shelf.engine(name)
+        except RagError as error:
+            raise gr.Error(str(error)) from error
         handlers = self._handlers.get(name)
-        if handlers is None:
-            try:
-                engine = self.shelf.engine(name)
-            except RagError as error:
-                raise gr.Error(str(error)) from error
+        if handlers is None or handlers.engine is not engine:  # new, or the collection was opened again
             handlers = copy.copy(self.base)
             handlers.engine = engine
             with self._lock:
-                handlers = self._handlers.setdefault(name, handlers)
+                self._handlers[name] = handlers
         return handlers
 
     def collection_of(self, request: gr.Request | None) -> str:
