@@ -182,4 +182,7 @@ def test_the_source_card_shows_the_table_around_a_cited_row():
     answer = Answer(
         question="q", answer="Row5 scored 5 [1].", refused=False, citations=[citation], passages=[], timings_ms={}
     )
-    assert '<table class="rag-table">' in answer_html(answer, {"t": document}, "a1")
+    card = answer_html(answer, {"t": document}, "a1")
+    assert '<table class="rag-table">' in card
+    assert '<mark class="rag-quote">Name: Row5 | Score: 5</mark>' in card
+    assert "Name: Row4" not in card  # the neighbouring rows are shown in the table, not as lines of text

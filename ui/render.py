@@ -232,6 +232,9 @@ def _source_card(citation: Citation, document: Document | None, answer_id: str) 
         before, quote, after = paragraph_around(document.text, citation.start, citation.end)
     else:  # cannot place it in context; still show the verified quote itself
         before, quote, after = "", citation.quote, ""
+    table = table_html(document, citation.start, citation.end) if placed and document is not None else ""
+    if table:  # a table row: the table around it is the context, not the rows as lines of text
+        before, after = "", ""
     title = document.title if document is not None else citation.title
     byline = _byline(document, citation.page)
     return (
@@ -240,9 +243,7 @@ def _source_card(citation: Citation, document: Document | None, answer_id: str) 
         f'<span class="rag-source-title">{_e(title)}</span>{_OCR_MARK if citation.ocr else ""}</div>'
         + (f'<div class="rag-source-meta">{byline}</div>' if byline else "")
         + f'<blockquote class="rag-context">{_e(before)}<mark class="rag-quote">{_e(quote)}</mark>{_e(after)}'
-        "</blockquote>"
-        + (table_html(document, citation.start, citation.end) if placed and document is not None else "")
-        + f'<div class="rag-source-foot">match score {citation.score:.2f}</div>'
+        "</blockquote>" + table + f'<div class="rag-source-foot">match score {citation.score:.2f}</div>'
         "</div>"
     )
 
