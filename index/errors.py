@@ -13,7 +13,9 @@ __all__ = [
     "IndexNotFoundError",
     "InvalidQuestionError",
     "NothingToIndexError",
+    "PostgresUnavailableError",
     "RagError",
+    "StoreUnavailableError",
     "UsageError",
 ]
 
@@ -50,3 +52,11 @@ class NothingToIndexError(RagError):
 
 class UsageError(RagError):
     """A command was called wrongly (a bad flag value, options that exclude each other); the message says how."""
+
+
+class StoreUnavailableError(RagError):
+    """The PostgreSQL store cannot be reached or used (the message names the server, never the password)."""
+
+
+class PostgresUnavailableError(RagError):
+    """No local PostgreSQL can be started (index.pg_server: the wheel is missing, or no unprivileged user)."""

