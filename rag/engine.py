@@ -41,9 +41,11 @@ from rag.injection import addresses_model, instruction_spans
 from rag.questions import MAX_QUESTION_CHARS, clamp_k, clean_history, clean_question
 from rag.retriever import HybridRetriever, RetrievalSettings, ScoredChunk
 from rag.shapes import (
+    asks_for_contact,
     author_surnames,
     comparison_sides,
     is_byline_or_bio,
+    is_contact_line,
     pick_summary,
     question_shape,
     summary_sentences,
@@ -269,9 +271,14 @@ class Engine:
             return snapshot.sentence_vectors(sentences, self._score)
 
         score_vector = self._score_question(query, query_vector)
+        contact_wanted = asks_for_contact(question)
 
         def evidence_in(chunks: Sequence[ScoredChunk]) -> list[Evidence]:
-            candidates = [c for c in candidate_sentences(snapshot.data, chunks) if not snapshot.addresses_model(c[0])]
+            candidates = [
+                c
+                for c in candidate_sentences(snapshot.data, chunks)
+                if not snapshot.addresses_model(c[0]) and (contact_wanted or not is_contact_line(c[0].text))
+            ]
             return score_sentences(
                 query,
                 score_vector,

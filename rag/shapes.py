@@ -25,10 +25,12 @@ from index.types import Document
 from rag.evidence import Evidence, Sentence, is_title_line
 
 __all__ = [
+    "asks_for_contact",
     "author_surnames",
     "choose_sides",
     "comparison_sides",
     "is_byline_or_bio",
+    "is_contact_line",
     "pick_summary",
     "question_shape",
     "summary_sentences",
@@ -51,6 +53,9 @@ _ALL_DOCUMENTS = re.compile(
     re.IGNORECASE,
 )
 _EMAIL_OR_URL = re.compile(r"\S+@\S+\.\w+|https?://|www\.")
+_CONTACT_QUESTION = re.compile(
+    r"\b(?:e-?mail|contact|reach(?:ed)?|website|web\s+site|url|link|address|homepage|twitter|profile)\b", re.IGNORECASE
+)
 
 
 def question_shape(question: str, named_docs: Collection[str]) -> str:
@@ -81,6 +86,17 @@ def author_surnames(document: Document) -> list[str]:
     return [author.split()[-1].lower() for author in document.authors if author.split()]
 
 
+def is_contact_line(text: str) -> bool:
+    """A sentence that gives an email address or a web address ("He can be reached at ...")."""
+    return bool(_EMAIL_OR_URL.search(text))
+
+
+def asks_for_contact(question: str) -> bool:
+    """Whether a question asks how to reach someone or where something is online: only then is a
+    contact line evidence (a pronoun question about an author otherwise matches its bio's "He ...")."""
+    return bool(_CONTACT_QUESTION.search(question))
+
+
 def is_byline_or_bio(text: str, surnames: Collection[str]) -> bool:
     """A sentence about the document's own author (a byline, a bio, an address), not a point it makes.
 
@@ -88,7 +104,7 @@ def is_byline_or_bio(text: str, surnames: Collection[str]) -> bool:
     the bio, which a summary must never quote.
     """
     lowered = normalize(text).lower()
-    return bool(_EMAIL_OR_URL.search(text)) or any(re.search(rf"\b{re.escape(s)}\b", lowered) for s in surnames)
+    return is_contact_line(text) or any(re.search(rf"\b{re.escape(s)}\b", lowered) for s in surnames)
 
 
 def summary_sentences(data: IndexData, doc_ids: Sequence[str], min_words: int) -> list[Sentence]:

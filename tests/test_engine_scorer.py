@@ -64,6 +64,7 @@ def test_asking_for_a_scorer_that_is_not_installed_says_how_to_fetch_it(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.scorer
 @pytest.mark.skipif(
     installed_scorer_path() is None, reason="EmbeddingGemma-300M is not fetched (scripts/fetch_scorer.sh)"
 )

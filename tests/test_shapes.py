@@ -7,7 +7,7 @@ import pytest
 
 from rag.engine import Engine
 from rag.followup import is_follow_up
-from rag.shapes import is_byline_or_bio, question_shape
+from rag.shapes import asks_for_contact, is_byline_or_bio, is_contact_line, question_shape
 from rag.signals import Vocabulary, question_names, states_time
 from rag.types import Turn
 
@@ -80,8 +80,8 @@ def test_a_pronoun_before_any_name_marks_a_follow_up() -> None:
 
 
 @pytest.mark.slow
-def test_a_summary_quotes_the_named_document_in_document_order_without_its_bio(engine: Engine) -> None:
-    answer = engine.ask("What are the main points of Heinonen's article?")
+def test_a_summary_quotes_the_named_document_in_document_order_without_its_bio(any_engine: Engine) -> None:
+    answer = any_engine.ask("What are the main points of Heinonen's article?")
     assert not answer.refused and len(answer.citations) >= 3
     assert {c.doc_id for c in answer.citations} == {HEINONEN}
     starts = [c.start for c in answer.citations]
@@ -90,18 +90,22 @@ def test_a_summary_quotes_the_named_document_in_document_order_without_its_bio(e
 
 
 @pytest.mark.slow
-def test_a_comparison_quotes_each_side_in_the_order_named(engine: Engine) -> None:
-    answer = engine.ask("How do Stockton and Heinonen treat the territorial concessions in the plan?")
+def test_a_comparison_quotes_each_side_in_the_order_named(any_engine: Engine) -> None:
+    answer = any_engine.ask("How do Stockton and Heinonen treat the territorial concessions in the plan?")
     assert [c.doc_id for c in answer.citations[:2]] == [STOCKTON, HEINONEN]
-    three = engine.ask("What do the three articles say about sanctions on Russia?")
+    three = any_engine.ask("What do the three articles say about sanctions on Russia?")
     assert len({c.doc_id for c in three.citations}) + three.answer.count("The documents don't say what") == 3
 
 
 @pytest.mark.slow
-def test_a_pronoun_follows_the_author_of_the_previous_turn(engine: Engine) -> None:
-    first = engine.ask("Summarize Heinonen's case against NATO expansion.")
+def test_a_pronoun_follows_the_author_of_the_previous_turn(any_engine: Engine, request) -> None:
+    if any_engine.scorer is not None:
+        # Known gap (#13): with EmbeddingGemma the right sentence scores 0.375, under its refusal
+        # threshold of 0.38 fitted on the dev split, so this yes/no follow-up is refused. Strict: a fix shows.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="EmbeddingGemma refuses this yes/no follow-up"))
+    first = any_engine.ask("Summarize Heinonen's case against NATO expansion.")
     history = [Turn("user", first.question), Turn("assistant", first.answer)]
-    follow_up = engine.ask("Does he think Gorbachev's vision could still come true?", history)
+    follow_up = any_engine.ask("Does he think Gorbachev's vision could still come true?", history)
     assert not follow_up.refused and follow_up.citations[0].doc_id == HEINONEN
     assert "Gorbachev" in follow_up.citations[0].quote
     # The previous answer is not pasted into the search: a follow-up looks for something new.
@@ -117,12 +121,21 @@ def test_a_pronoun_follows_the_author_of_the_previous_turn(engine: Engine) -> No
         "What did Kremlin spokesman Dmitry Peskov say about the Berlin talks?",
     ],
 )
-def test_on_topic_questions_the_texts_do_not_answer_are_refused_with_passages(engine: Engine, question: str) -> None:
-    answer = engine.ask(question)
+def test_on_topic_questions_the_texts_do_not_answer_are_refused_with_passages(
+    any_engine: Engine, question: str
+) -> None:
+    answer = any_engine.ask(question)
     assert answer.refused and answer.passages
 
 
 @pytest.mark.slow
-def test_names_in_answerable_questions_do_not_refuse_them(engine: Engine) -> None:
+def test_names_in_answerable_questions_do_not_refuse_them(any_engine: Engine) -> None:
     for question in ("Who was dispatched to Geneva?", "What does Heinonen say about Finland joining NATO?"):
-        assert not engine.ask(question).refused, question
+        assert not any_engine.ask(question).refused, question
+
+
+def test_contact_lines_are_evidence_only_for_questions_asking_how_to_reach_someone() -> None:
+    assert is_contact_line("He can be reached at someone@example.org") and is_contact_line("See https://x.org.")
+    assert not is_contact_line("He met European leaders in Geneva on Sunday.")
+    assert asks_for_contact("How can the author be reached?") and asks_for_contact("What is her email address?")
+    assert not asks_for_contact("Does he think the vision could still come true?")
