@@ -35,6 +35,7 @@ __all__ = [
 
 CELL_SEPARATOR = " | "
 KEY_SEPARATOR = ": "
+EMPTY_CELL = "—"  # an empty cell, where a row must name one (see render_row)
 _SPACES = re.compile(r"\s+")
 
 
@@ -44,10 +45,21 @@ def clean_cell(value: object) -> str:
 
 
 def render_row(columns: tuple[str, ...], cells: list[str]) -> str:
-    """One row as "column: value | column: value"; empty cells are left out."""
-    return CELL_SEPARATOR.join(
-        f"{column}{KEY_SEPARATOR}{cell}" for column, cell in zip(columns, cells, strict=False) if cell
-    )
+    """One row as "column: value | column: value"; empty cells are left out.
+
+    A row with a single filled cell also names the first empty column, as "column: —": with one
+    field only, the line would not read as a row (`is_table_row`) and could be cut into sentences.
+    """
+    cells = cells + [""] * (len(columns) - len(cells))
+    filled = [(column, cell) for column, cell in zip(columns, cells, strict=False) if cell]
+    if len(filled) == 1 and len(columns) > 1:
+        blank = next(column for column, cell in zip(columns, cells, strict=False) if not cell)
+        filled = [
+            (column, cell or EMPTY_CELL)
+            for column, cell in zip(columns, cells, strict=False)
+            if cell or column == blank
+        ]
+    return CELL_SEPARATOR.join(f"{column}{KEY_SEPARATOR}{cell}" for column, cell in filled)
 
 
 def is_table_row(line: str) -> bool:

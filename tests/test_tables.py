@@ -3,11 +3,14 @@ and the web chat's table around a cited row."""
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from index.builder import build_index
 from index.loaders import load_file
 from index.sentences import split_sentences
 from index.store import read_index
-from index.tables import TextBuilder, is_table_row, rewrite_pipe_tables, row_cells
+from index.tables import EMPTY_CELL, TextBuilder, clean_cell, is_table_row, rewrite_pipe_tables, row_cells
 from index.types import Document
 from rag.types import Answer, Citation
 from tests.fakes import CountingEmbedder
@@ -46,6 +49,14 @@ def test_each_row_is_one_line_naming_its_columns_and_empty_cells_are_left_out():
     ]
     assert table.columns == ("Name", "Note", "Year")
     assert text[table.start : table.end] == "\n".join(rows)
+
+
+def test_a_row_with_one_filled_cell_names_an_empty_one_so_it_stays_a_row():
+    builder = TextBuilder()
+    builder.table([["Name", "Note", "Year"], ["", "Opened in 1998. Closed in 2004.", ""], ["Beta", "", ""]])
+    text = str(builder.fields()["text"])
+    assert text.splitlines()[:2] == ["Name: — | Note: Opened in 1998. Closed in 2004.", "Name: Beta | Note: —"]
+    assert [text[s:e] for s, e in split_sentences(text)] == text.splitlines()[:2]
 
 
 def test_the_splitter_never_cuts_a_row_nor_joins_two():
@@ -186,3 +197,33 @@ def test_the_source_card_shows_the_table_around_a_cited_row():
     assert '<table class="rag-table">' in card
     assert '<mark class="rag-quote">Name: Row5 | Score: 5</mark>' in card
     assert "Name: Row4" not in card  # the neighbouring rows are shown in the table, not as lines of text
+
+
+_CELL_TEXT = st.text(alphabet="abcXYZ019 .?!:;,\n\té—'\"()", max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    header=st.lists(st.text(alphabet="abcXYZ19 ", min_size=1, max_size=8).filter(str.strip), min_size=2, max_size=5),
+    rows=st.lists(st.lists(_CELL_TEXT, min_size=1, max_size=5), min_size=1, max_size=6),
+)
+def test_any_table_keeps_every_row_one_sentence_and_reads_back_its_cells(header, rows):
+    builder = TextBuilder()
+    builder.paragraph("Before. The table follows.")
+    builder.table([header, *rows])
+    builder.paragraph("After it. Done.")
+    fields = builder.fields()
+    text, tables = str(fields["text"]), fields.get("tables", ())
+    kept = [[clean_cell(cell) for cell in row] for row in rows if any(clean_cell(cell) for cell in row)]
+    if not kept:  # only a header: written as paragraphs
+        assert not tables
+        return
+    (table,) = tables
+    assert len(table.rows) == len(kept)
+    sentences = split_sentences(text)
+    for (start, end), cells in zip(table.rows, kept, strict=True):
+        assert (start, end) in sentences  # never cut, never joined to the next row
+        read = row_cells(text[start:end], table.columns)
+        padded = cells + [""] * (len(table.columns) - len(cells))
+        for value, cell in zip(read, padded, strict=True):
+            assert value == cell or (not cell and value in ("", EMPTY_CELL))
