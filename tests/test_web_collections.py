@@ -14,10 +14,11 @@ from index.collections import collection_dir, collection_names, create_collectio
 from index.errors import UsageError
 from rag.engine import Engine
 from tests.fakes import TALKS, two_document_engine
-from ui.documents import NotAnUploadError, delete_upload, document_rows, rename_upload
+from ui.documents import NotAnUploadError, delete_upload, document_rows, documents_table, rename_upload
 from ui.feedback import FeedbackLog
+from ui.shelf import Shelf
 from ui.uploads import add_uploads
-from ui.web_collections import CollectionEvents, Shelf, documents_table
+from ui.web_collections import CollectionEvents
 from ui.web_handlers import Handlers
 
 HARVEST = "Harvest report\n\nThe apple harvest in Normandy was late because of a cold and wet spring."

@@ -1,6 +1,7 @@
 """A collection's documents as the Documents view shows them, and deleting or renaming an upload.
 
     rows = document_rows(engine)                  # file name, format, size, chunks, indexed-at
+    documents_table(rows, "news")                 # the same as the Documents view's HTML table
     delete_upload(engine, "notes")                # the file goes, the index follows, the engine reloads
     renamed = rename_upload(engine, "notes", "budget 2026")   # the file is renamed: a new document id
 
@@ -15,7 +16,10 @@ its first line); only a title taken from the file name changes with it.
 
 from __future__ import annotations
 
+import datetime
+import html
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +28,15 @@ from index.types import Document
 from rag.engine import Engine
 from ui.uploads import safe_name
 
-__all__ = ["DocumentRow", "NotAnUploadError", "delete_upload", "document_rows", "is_upload", "rename_upload"]
+__all__ = [
+    "DocumentRow",
+    "NotAnUploadError",
+    "delete_upload",
+    "document_rows",
+    "documents_table",
+    "is_upload",
+    "rename_upload",
+]
 
 
 class NotAnUploadError(UsageError):
@@ -53,7 +65,7 @@ def is_upload(engine: Engine, document: Document) -> bool:
     return Path(document.path).resolve().is_relative_to(uploads_folder(engine).resolve())
 
 
-def _size(path: str) -> int | None:
+def _file_size(path: str) -> int | None:
     try:
         return os.stat(path).st_size
     except OSError:
@@ -73,7 +85,7 @@ def document_rows(engine: Engine) -> list[DocumentRow]:
                 title=document.title,
                 file_name=Path(document.path).name,
                 format=document.format,
-                size_bytes=_size(document.path),
+                size_bytes=_file_size(document.path),
                 chunks=int(entry.get("chunks", 0)),
                 indexed_at=float(indexed) if indexed else None,
                 uploaded=is_upload(engine, document),
@@ -137,3 +149,40 @@ def rename_upload(engine: Engine, doc_id: str, new_name: str) -> Document:
     if renamed is None:  # the build skipped it (it was readable a moment ago): say so rather than pretend
         raise RagError(f"{target.name} was renamed but could not be indexed again: upload it again")
     return renamed
+
+
+# -- the Documents view's table (document text escaped) -----------------------
+
+
+def _size_text(size: int | None) -> str:
+    if size is None:
+        return "–"
+    if size < 1024:
+        return f"{size} B"
+    return f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
+
+
+def _time_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def documents_table(rows: Sequence[DocumentRow], collection: str) -> str:
+    """The collection's documents as an HTML table: name, file, format, size, chunks, indexed-at."""
+    e = html.escape
+    if not rows:
+        return f'<div class="rag-empty">No documents in “{e(collection)}” yet.</div>'
+    lines = [
+        f'<tr data-doc-id="{e(r.doc_id)}"><td>{e(r.title)}<br><small>id {e(r.doc_id)}'
+        f"{' · uploaded' if r.uploaded else ''}</small></td><td>{e(r.file_name)}</td><td>{e(r.format)}</td>"
+        f'<td class="num">{_size_text(r.size_bytes)}</td><td class="num">{r.chunks}</td>'
+        f"<td>{_time_text(r.indexed_at)}</td></tr>"
+        for r in rows
+    ]
+    count = f"{len(rows)} document{'s' if len(rows) != 1 else ''}"
+    return (
+        f'<table class="rag-doc-table"><caption>{count} in “{e(collection)}”</caption>'
+        "<thead><tr><th>Document</th><th>File</th><th>Format</th><th>Size</th><th>Chunks</th><th>Indexed</th>"
+        f"</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+    )

@@ -46,10 +46,11 @@ from rag.generators import Generator
 from ui import web_collections
 from ui.conversations import DATABASE_NAME, ConversationStore
 from ui.feedback import FeedbackLog
+from ui.shelf import Shelf
 from ui.style import CSS, SCRIPT, theme
 from ui.uploads import MAX_UPLOAD_CHARS, UPLOAD_SUFFIXES
 from ui.web_auth import LoginGuard
-from ui.web_collections import CollectionControls, CollectionEvents, Shelf
+from ui.web_collections import CollectionControls, CollectionEvents
 from ui.web_conversations import EXPORT_SCOPES, ConversationHandlers
 from ui.web_handlers import DEFAULT_K, EMPTY_DOC, EXTRACTIVE, GENERATED, Handlers
 

@@ -1,7 +1,7 @@
 """The web chat's collections and document management: the picker, a new collection from an upload,
 and the Documents view's table with delete and rename.
 
-    shelf = Shelf(index_root, "default", engine)     # engines per collection, opened on first use
+    shelf = Shelf(index_root, "default", engine)     # engines per collection, opened on first use (ui/shelf.py)
     events = CollectionEvents(shelf, handlers)       # what the page calls; ui/web.py wires it
     respond = events.scoped(handlers.respond)        # any Handlers method, for the session's collection
 
@@ -16,153 +16,32 @@ that collection, indexes the files into it and switches to it.
 from __future__ import annotations
 
 import copy
-import datetime
-import html
 import inspect
 import threading
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from index.collections import (
-    DEFAULT_COLLECTION,
-    collection_dir,
-    collection_names,
-    create_collection,
-    delete_collection,
-    describe_collection,
-    validate_name,
-)
+from index.collections import DEFAULT_COLLECTION, collection_dir, create_collection, delete_collection, validate_name
 from index.errors import RagError, UsageError
-from index.open import update_sources
-from index.store import read_index
-from index.types import Document
-from rag.engine import Engine
-from ui.documents import DocumentRow, delete_upload, document_rows, rename_upload
+from ui.documents import delete_upload, document_rows, documents_table, rename_upload
 from ui.render import notice_html
+from ui.shelf import Shelf
 from ui.uploads import add_uploads
 from ui.web_handlers import EMPTY_DOC, Handlers, upload_notice
 
 __all__ = [
     "CollectionControls",
     "CollectionEvents",
-    "Shelf",
     "collection_picker",
     "document_actions",
-    "documents_table",
     "documents_table_box",
     "new_collection_box",
     "wire",
 ]
-
-
-class Shelf:
-    """The engines of the collections under one index root: each opened on first use, then kept."""
-
-    def __init__(self, root: Path, name: str, engine: Engine) -> None:
-        self.root = Path(root)
-        self.first = name
-        self._engines: dict[str, Engine] = {name: engine}
-        self._open_lock = threading.Lock()  # one collection opens at a time (it loads an index)
-
-    def names(self) -> list[str]:
-        """The collections that can answer: those with an index."""
-        return [name for name in collection_names(self.root) if describe_collection(self.root, name).indexed]
-
-    def engine(self, name: str) -> Engine:
-        """The engine of collection `name`, opened now if no session has picked it yet. A collection
-        renamed or deleted from the command line meanwhile is dropped (and then not found)."""
-        engine = self._engines.get(name)
-        if engine is not None and engine.index_dir.is_dir():
-            return engine
-        with self._open_lock:
-            engine = self._engines.get(name)
-            if engine is not None and not engine.index_dir.is_dir():
-                del self._engines[name]
-                engine = None
-            if engine is None:  # not opened by another session while this one waited
-                if not describe_collection(self.root, name).indexed:
-                    raise UsageError(f"the collection {name!r} has no documents yet: upload some into it")
-                model = self._engines[self.first]
-                engine = Engine.open(
-                    collection_dir(self.root, name),
-                    embedder=model.embedder,
-                    settings=model.settings,
-                    scorer=model.scorer,
-                    build_if_missing=False,
-                )
-                self._engines[name] = engine
-        return engine
-
-    def add(self, name: str, engine: Engine) -> None:
-        self._engines[name] = engine
-
-    def new_collection(self, name: str) -> _NewCollection:
-        """A collection with no index yet, for `add_uploads`: its first upload builds the index."""
-        model = self._engines[self.first]
-        return _NewCollection(collection_dir(self.root, name), model)
-
-
-@dataclass(frozen=True)
-class _NoDocuments:
-    documents: dict[str, Document] = field(default_factory=dict)
-
-
-class _NewCollection:
-    """Stands in for the engine of a collection that has no index yet, where `add_uploads` takes one:
-    adding documents builds the collection's first index, and `engine` is opened on it."""
-
-    def __init__(self, index_dir: Path, model: Engine) -> None:
-        self.index_dir = index_dir
-        self.model = model
-        self.data: object = _NoDocuments()
-        self.engine: Engine | None = None
-
-    def add_documents(self, paths: Sequence[Path], *, progress: bool = False):
-        summary = update_sources(self.index_dir, self.model.embedder, list(paths), progress=progress)
-        data = read_index(self.index_dir, expect_model=self.model.embedder.name)
-        self.engine = Engine(data, self.model.embedder, self.index_dir, self.model.settings, self.model.scorer)
-        self.data = self.engine.data
-        return summary
-
-
-# -- the Documents view's table ------------------------------------------------
-
-
-def _size(size: int | None) -> str:
-    if size is None:
-        return "–"
-    if size < 1024:
-        return f"{size} B"
-    return f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
-
-
-def _time(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def documents_table(rows: Sequence[DocumentRow], collection: str) -> str:
-    """The collection's documents as an HTML table: name, file, format, size, chunks, indexed-at."""
-    e = html.escape
-    if not rows:
-        return f'<div class="rag-empty">No documents in “{e(collection)}” yet.</div>'
-    lines = [
-        f'<tr data-doc-id="{e(r.doc_id)}"><td>{e(r.title)}<br><small>id {e(r.doc_id)}'
-        f"{' · uploaded' if r.uploaded else ''}</small></td><td>{e(r.file_name)}</td><td>{e(r.format)}</td>"
-        f'<td class="num">{_size(r.size_bytes)}</td><td class="num">{r.chunks}</td><td>{_time(r.indexed_at)}</td></tr>'
-        for r in rows
-    ]
-    count = f"{len(rows)} document{'s' if len(rows) != 1 else ''}"
-    return (
-        f'<table class="rag-doc-table"><caption>{count} in “{e(collection)}”</caption>'
-        "<thead><tr><th>Document</th><th>File</th><th>Format</th><th>Size</th><th>Chunks</th><th>Indexed</th>"
-        f"</tr></thead><tbody>{''.join(lines)}</tbody></table>"
-    )
 
 
 # -- the events ----------------------------------------------------------------
