@@ -20,15 +20,16 @@ or is in capitals, or when the part after starts with a capital letter or a digi
 
 A sentence that runs on from one page to the next (the page's last line is full width and ends no
 sentence, the next page's first line starts in lowercase) is joined the same way; its quote is cited
-with the page where it starts. A page number alone on a page's first or last line ("3", "- 3 -",
-"Page 3 of 9") is left out of the text, so it cannot sit inside such a sentence; any other footer
-ends the page's text.
+with the page where it starts. Page numbers ("3", "- 3 -", "Page 3 of 9") and running headers and
+footers (a line that starts or ends at least 3 pages and a quarter of them, digits aside) are left
+out of the text, so they cannot sit inside such a sentence; the first page keeps its first line.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,7 +45,9 @@ _SOFT_HYPHEN = "\u00ad"
 _SENTENCE_END = re.compile(r"[.!?\u2026:;][\"'\u201d\u2019)\]]*$")
 _LIST_ITEM = re.compile(r"^(?:[\u2022\u25e6\u25aa\u2023\u2043*\-\u2013\u2014]\s|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s)")
 _HYPHENATED_WORD = re.compile(r"\b([^\W\d_]+)[-\u2010]([^\W\d_]+)\b")
-_PAGE_NUMBER = re.compile(r"^(?:page\s+)?[-\u2013(\[]?\s*\d{1,4}\s*[-\u2013)\]]?(?:\s*(?:/|of)\s*\d{1,4})?$", re.I)
+_PAGE_NUMBER = re.compile(
+    r"^(?:page\s+)?[-\u2013(\[]?\s*(?:\d{1,4}|[ivxlc]{1,7})\s*[-\u2013)\]]?(?:\s*(?:/|of)\s*\d{1,4})?$", re.I
+)
 _SHORT_LINE = 0.6  # of the page's usual line length: shorter and not ending a sentence -> its own line
 _PARAGRAPH_END = 0.75  # shorter than this and ending a sentence -> the last line of a paragraph
 _PARAGRAPH_GAP = 1.4  # times the page's usual line spacing
@@ -72,9 +75,10 @@ def join_pages(pages: Sequence[Sequence[Line]]) -> JoinedText:
     hyphenated = _hyphenated_words(pages)
     text = ""
     starts: list[int] = []
+    running = _running_lines(pages)
     previous: Sequence[Line] = ()
-    for page in pages:
-        lines = _without_page_numbers(page)
+    for number, page in enumerate(pages):
+        lines = _page_body(page, running, first_page=number == 0)
         first = next((line for line in lines if line.text.strip()), None)
         if first is not None and _runs_on(previous, first.text):
             text, offset = _glue(text, first.text.strip(), hyphenated)
@@ -91,14 +95,34 @@ def join_pages(pages: Sequence[Sequence[Line]]) -> JoinedText:
     return JoinedText(text, tuple(starts))
 
 
-def _without_page_numbers(lines: Sequence[Line]) -> list[Line]:
-    """The page's lines without a page number ("3", "- 3 -", "Page 3 of 9") as its first or last line."""
+def _page_body(lines: Sequence[Line], running: frozenset[str], *, first_page: bool) -> list[Line]:
+    """The page's lines without the page number ("3", "- 3 -", "Page 3 of 9") and running header or footer
+    in its first and last lines. The first page keeps its first line (often the title the header repeats)."""
     kept = [line for line in lines if line.text.strip()]
-    if kept and _PAGE_NUMBER.match(kept[-1].text.strip()):
-        kept.pop()
-    if kept and _PAGE_NUMBER.match(kept[0].text.strip()):
-        kept.pop(0)
-    return [line for line in lines if not line.text.strip() or any(line is k for k in kept)]
+    for _ in range(2):  # a page number and a running line may stack
+        bottom = kept[-1].text.strip() if kept else ""
+        if kept and (_PAGE_NUMBER.match(bottom) or _masked(bottom) in running):
+            kept.pop()
+        top = kept[0].text.strip() if kept else ""
+        if kept and (_PAGE_NUMBER.match(top) or (not first_page and _masked(top) in running)):
+            kept.pop(0)
+    ids = {id(line) for line in kept}
+    return [line for line in lines if not line.text.strip() or id(line) in ids]
+
+
+def _running_lines(pages: Sequence[Sequence[Line]]) -> frozenset[str]:
+    """Lines (digits masked) among the first or last two of at least 3 pages and a quarter of them: a running
+    header or footer ("Annual report 2024 - page 3")."""
+    counts: Counter[str] = Counter()
+    for lines in pages:
+        texts = [line.text.strip() for line in lines if line.text.strip()]
+        counts.update({_masked(text) for text in texts[:2] + texts[-2:]})
+    needed = max(3, len(pages) / 4)
+    return frozenset(text for text, count in counts.items() if count >= needed)
+
+
+def _masked(text: str) -> str:
+    return " ".join(re.sub(r"\d+", "#", text.lower()).split())
 
 
 def _join_page(lines: Sequence[Line], hyphenated: frozenset[str]) -> str:

@@ -118,12 +118,27 @@ def test_a_page_ending_in_a_sentence_or_a_footer_does_not_run_on() -> None:
     assert "\n\n" in join_pages([footer, [Line("bottom of the page.")]]).text
 
 
-@pytest.mark.parametrize("number", ["3", "- 3 -", "Page 3 of 9", "[3]"])
+@pytest.mark.parametrize("number", ["3", "- 3 -", "Page 3 of 9", "[3]", "iv"])
 def test_page_numbers_are_left_out_so_a_sentence_runs_on_past_them(number: str) -> None:
     page_one = [Line(number), Line("A long line of text that stops in the middle of its sentence at the"), Line(number)]
     joined = join_pages([page_one, [Line(number), Line("bottom of the page.")]])
     assert joined.text == "A long line of text that stops in the middle of its sentence at the bottom of the page.\n\n"
     assert joined.page_starts == (0, joined.text.index("bottom"))
+
+
+def test_running_headers_and_footers_are_left_out() -> None:
+    wrapped = "a line of body text long enough to be a full line of the page and to wrap"
+    pages = [
+        [Line("Harbour Report"), Line(f"Page one starts with {wrapped}"), Line("Draft - page 1")],
+        *(
+            [Line("Harbour Report"), Line(f"{wrapped} about the {topic}"), Line(f"Draft - page {n}")]
+            for n, topic in enumerate(["pier", "lamp", "ferry"], start=2)
+        ),
+    ]
+    text = join_pages(pages).text
+    assert text.startswith("Harbour Report\nPage one starts")  # the first page keeps its title line
+    assert text.count("Harbour Report") == 1 and "Draft" not in text
+    assert f"to wrap {wrapped} about the pier" in text  # a sentence runs on past the footer and header
 
 
 def test_empty_pages_keep_their_place() -> None:
