@@ -124,3 +124,24 @@ def test_a_vote_carries_the_settings(tmp_path: Path) -> None:
     assert entry["vote"] == "down"
     summary = handlers.settings_html(7)
     assert "quotes only (extractive)" in summary and "fake-scorer" in summary and ">7<" in summary
+
+
+class NamedModel:
+    name = "tiny-llm.gguf"
+
+
+def test_with_a_language_model_the_panel_and_the_vote_name_it(tmp_path: Path) -> None:
+    engine = ScriptedEngine()
+    handlers = Handlers(engine, FeedbackLog(tmp_path / "feedback.jsonl"), NamedModel())  # type: ignore[arg-type]
+    assert "language model <code>tiny-llm.gguf</code>" in handlers.settings_html(5, "generated")
+    assert "quotes only (extractive)" in handlers.settings_html(5, "extractive")  # the radio switched back
+    _, _, session = handlers.respond("Who went to Geneva?", [], 4, None)
+    like = type("Like", (), {"index": [1, 1], "liked": True})()
+    handlers.vote(session, like, 4, "generated")  # type: ignore[arg-type]
+    entry = json.loads((tmp_path / "feedback.jsonl").read_text())
+    assert (entry["answer_mode"], entry["generator"], entry["scorer"], entry["k"]) == (
+        "generated",
+        "tiny-llm.gguf",
+        "fake-scorer",
+        4,
+    )
