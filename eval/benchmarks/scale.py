@@ -212,7 +212,10 @@ def recall_at_10(store: IndexStore, corpus: Corpus, exact: Callable[[np.ndarray]
     return round(hits / (10 * min(100, len(corpus.query_vectors))), 4)
 
 
-def run(sizes: Sequence[int], queries: int, replica: bool = True) -> dict:
+def run(
+    sizes: Sequence[int], queries: int, replica: bool = True, on_size: Callable[[dict], None] | None = None
+) -> dict:
+    """Every size in turn; `on_size` gets the report so far after each (a long run keeps what it measured)."""
     from index.pg_server import LocalPostgres
     from index.pg_store import PgIndex
 
@@ -263,10 +266,17 @@ def run(sizes: Sequence[int], queries: int, replica: bool = True) -> dict:
             primary.stop()
         results.append(row)
         print(f"done: {size} chunks", flush=True)
+        if on_size is not None:
+            on_size(_summary(sizes, queries, results))
+    return _summary(sizes, queries, results)
+
+
+def _summary(sizes: Sequence[int], queries: int, results: list[dict]) -> dict:
     return {
         "sizes": list(sizes),
         "queries": queries,
         "cpus": os.cpu_count(),
+        "load_average": os.getloadavg()[0],
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "results": results,
     }
@@ -306,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=default_out("scale"))
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
-    result = run(sizes, args.queries, replica=not args.no_replica)
+    result = run(sizes, args.queries, replica=not args.no_replica, on_size=lambda so_far: write_json(args.out, so_far))
     write_json(args.out, result)
     print(_report(result))
     print(f"wrote {args.out}")
