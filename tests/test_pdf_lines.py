@@ -268,3 +268,27 @@ def test_a_pdf_indexed_by_the_old_reader_is_read_and_chunked_again(tmp_path: Pat
     for chunk in chunks:
         assert chunk.text == document.text[chunk.start : chunk.end]
         assert all(document.text[start:end].strip() for start, end in chunk.sentences)
+
+
+@pytest.mark.browser
+def test_a_pdf_printed_by_chromium_keeps_its_wrapped_sentences_whole(tmp_path: Path) -> None:
+    """Browsers are where many PDFs come from: the real Chromium prints a narrow page, so every sentence wraps."""
+    from tests.web_fixtures import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    html = (
+        '<body style="font-family: serif; font-size: 14px; width: 340px">'
+        f"<h2>{HEADING}</h2><p>{ADMISSION} {FEES}</p><p>{FERRY} {TOURS}</p></body>"
+    )
+    path = tmp_path / "printed.pdf"
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_content(html)
+        page.pdf(path=str(path), format="A5")
+        browser.close()
+    assert ADMISSION not in _old_pdf_reader(path.read_bytes())["text"]  # printed over several lines
+    document = load_file(path, "printed")
+    assert sentences(document.text) == [HEADING, ADMISSION, FEES, FERRY, TOURS]
