@@ -14,7 +14,7 @@ from index.tables import EMPTY_CELL, TextBuilder, clean_cell, is_table_row, rewr
 from index.types import Document
 from rag.types import Answer, Citation
 from tests.fakes import CountingEmbedder
-from tests.format_files import make_docx, make_odt
+from tests.format_files import make_docx, make_epub, make_odt, make_xlsx
 from ui.render import answer_html, table_html
 
 ROWS = [
@@ -150,6 +150,39 @@ def test_html_and_office_tables_are_stored_as_rows(tmp_path: Path):
         (span,) = document.tables
         assert [document.text[s:e] for s, e in span.rows] == ["Ship: Aurora | Cargo: Grain. Wheat mostly."], path
         assert (span.start, span.end) in split_sentences(document.text), path
+
+
+def test_slide_tables_epub_tables_and_workbook_sheets_are_rows(tmp_path: Path):
+    import pptx
+    from pptx.util import Inches
+
+    presentation = pptx.Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[5])  # title only
+    slide.shapes.title.text = "Ships"
+    grid = slide.shapes.add_table(2, 2, Inches(1), Inches(2), Inches(6), Inches(1)).table
+    for row, values in enumerate([["Ship", "Cargo"], ["Aurora", "Grain. Wheat mostly."]]):
+        for column, value in enumerate(values):
+            grid.cell(row, column).text = value
+    presentation.save(tmp_path / "deck.pptx")
+    chapter = "<table><tr><th>Ship</th><th>Cargo</th></tr><tr><td>Aurora</td><td>Grain. Wheat mostly.</td></tr></table>"
+    book = make_epub(tmp_path / "book.epub", [("c.xhtml", f"<p>Ships.</p>{chapter}")])
+    sheets = make_xlsx(
+        tmp_path / "ships.xlsx",
+        {
+            "2023": [["Ship", "Cargo"], ["Aurora", "Grain. Wheat mostly."]],
+            "2024": [["Ship", "Cargo"], ["Boreas", "Coal"]],
+        },
+    )
+    for path in (tmp_path / "deck.pptx", book):
+        document = load_file(path, path.stem)
+        assert [document.text[s:e] for t in document.tables for s, e in t.rows] == [
+            "Ship: Aurora | Cargo: Grain. Wheat mostly."
+        ], path
+    workbook = load_file(sheets, "ships")
+    assert (
+        workbook.text == "2023\n\nShip: Aurora | Cargo: Grain. Wheat mostly.\n\n2024\n\nShip: Boreas | Cargo: Coal\n\n"
+    )
+    assert len(workbook.tables) == 2
 
 
 def test_table_spans_survive_the_index_on_disk(tmp_path: Path):
