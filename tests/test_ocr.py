@@ -22,6 +22,7 @@ from index.ocr import ocr_available
 from index.types import Document
 from rag.types import Citation
 from ui.render import answer_html
+from ui.server_models import CitationOut
 from ui.terminal import format_answer
 
 SCAN_LINES = [
@@ -176,6 +177,7 @@ def test_the_ocr_mark_in_json_web_and_terminal() -> None:
     ocr = Citation(1, "scan", "Scan", text[:34], 0, 34, 1, 0.9, ocr=document.from_ocr(0, 34))
     typed = dataclasses.replace(ocr, n=2, quote=text[35:52], start=35, end=52, ocr=False)
     assert list(ocr.to_json())[-1] == "ocr" and ocr.to_json()["ocr"] is True
+    assert CitationOut(**ocr.to_json()).model_dump()["ocr"] is True  # the server's JSON keeps it
     assert Citation(1, "d", "t", "q", 0, 1, None, 0.5).ocr is False  # the default: older callers unchanged
     answer = Answer("q", f"{ocr.quote} [1] {typed.quote} [2]", False, [ocr, typed], passages=[], timings_ms={})
     html = answer_html(answer, {"scan": document}, "a1")
