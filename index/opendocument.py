@@ -33,8 +33,10 @@ def _text_of(element) -> str:
 
 
 def _table_rows(table) -> list[list[object]]:
+    from odf.table import TableRow
+
     rows: list[list[object]] = []
-    for row in table.getElementsByType(_row_type()):
+    for row in table.getElementsByType(TableRow):
         cells: list[object] = []
         for cell in row.childNodes:
             if cell.qname == (_TABLE, "table-cell"):
@@ -43,12 +45,6 @@ def _table_rows(table) -> list[list[object]]:
                 cells.extend([value] * min(repeat, _MAX_REPEAT))
         rows.append(cells)
     return rows
-
-
-def _row_type():
-    from odf.table import TableRow
-
-    return TableRow
 
 
 def _blocks(element, text: TextBuilder) -> None:
