@@ -125,8 +125,8 @@ def read_image(data: bytes) -> dict[str, object]:
 
 
 def _frames(data: bytes) -> Iterator[Image]:
-    """The image's frames (pages of a TIFF), each checked for size; a damaged file raises DocumentLoadError."""
-    from PIL import Image, ImageSequence, UnidentifiedImageError
+    """The image's frames (pages of a TIFF) upright, each checked for size; a damaged file raises DocumentLoadError."""
+    from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
     try:
         image = Image.open(io.BytesIO(data))
@@ -138,7 +138,7 @@ def _frames(data: bytes) -> Iterator[Image]:
                     f"the image is {frame.width}x{frame.height} pixels; OCR reads at most {MAX_PIXELS:,} pixels"
                 )
             frame.load()
-            yield frame.copy()
+            yield ImageOps.exif_transpose(frame.copy())  # a phone photo upright, as its camera saw it
     except DocumentLoadError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as error:

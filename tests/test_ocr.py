@@ -135,6 +135,22 @@ def test_a_pdf_with_a_text_page_and_a_scanned_page_marks_only_the_scan(tmp_path:
     assert document.ocr_spans == ((document.page_starts[1], len(document.text.rstrip())),)
 
 
+def test_a_multi_page_tiff_has_pages_and_a_phone_photo_is_turned_upright(tmp_path: Path, tesseract) -> None:
+    from PIL import Image
+
+    scan, photo = text_image(SCAN_LINES), text_image(PHOTO_LINES)
+    scan.save(tmp_path / "fax.tiff", save_all=True, append_images=[photo])
+    document = load_file(tmp_path / "fax.tiff", "fax")
+    assert document.page_at(document.text.index(BELL)) == 1
+    assert document.page_at(document.text.index(BREAD)) == 2
+    assert document.ocr_spans == ((0, len(document.text.rstrip())),)
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned, so the picture must be turned a quarter clockwise
+    photo.rotate(90, expand=True).save(tmp_path / "sideways.jpg", exif=exif, quality=95)
+    assert BREAD in load_file(tmp_path / "sideways.jpg", "sideways").text
+
+
 @pytest.mark.parametrize(
     ("name", "data"),
     [
