@@ -169,3 +169,16 @@ def test_a_model_that_is_no_local_folder_is_refused_with_what_to_do(tmp_path):
 
     with pytest.raises(RagError, match="--embed-backend torch"):
         OnnxEmbedder(str(tmp_path / "nowhere")).count_tokens("x")
+
+
+def test_the_speed_benchmark_has_every_way_embed_every_text_once_in_rotating_turns():
+    from eval.benchmarks.indexing_speed import _Way, measure_speed
+
+    texts = [f"text {i} " + "word " * (i % 5) for i in range(23)]
+    fakes = [CountingEmbedder(), CountingEmbedder()]
+    ways = [_Way(f"way {i}", lambda batch, fake=fake: fake.embed(batch)) for i, fake in enumerate(fakes)]
+    measure_speed(ways, texts, rounds=4)
+    for way, fake in zip(ways, fakes, strict=True):
+        assert sorted(fake.embedded) == sorted(texts)
+        assert np.allclose(way.vectors, CountingEmbedder().embed(texts))
+        assert way.wall > 0 and way.cpu >= 0
