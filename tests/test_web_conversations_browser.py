@@ -20,6 +20,7 @@ import pytest
 from tests.web_fixtures import CHROMIUM, CHROMIUM_ARGS, CORPUS, RunningApp, free_port, normalized, running_app
 from ui.conversations import DATABASE_NAME, LOCAL_USER, ConversationStore
 from ui.export import VERIFIED
+from ui.web import build_app, launch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -183,6 +184,50 @@ def test_export_html_holds_every_quote_verified_and_copy_puts_them_on_the_clipbo
     clipboard = normalized(page.evaluate("navigator.clipboard.readText()"))
     assert all(quote in clipboard for quote in quotes) and VERIFIED in clipboard
     assert not page.errors
+
+
+def log_in(context, url: str, user: str, password: str) -> object:
+    page = context.new_page()
+    page.goto(url)
+    page.locator("input[type=password]").wait_for(timeout=WAIT_MS)
+    page.locator("input[type=text], input:not([type])").first.fill(user)
+    page.locator("input[type=password]").fill(password)
+    page.get_by_role("button", name="Login").click()
+    page.wait_for_selector("#rag-chat", timeout=WAIT_MS)
+    page.errors = []
+    return page
+
+
+def test_with_logins_each_user_sees_only_their_own_conversations(browser, server: RunningApp, tmp_path: Path) -> None:
+    accounts = {"alice": "alice-long-password", "bob": "bob-long-password"}
+    app = build_app(server.engine, tmp_path / "feedback.jsonl", conversations_db=tmp_path / DATABASE_NAME)
+    url = launch(app, port=free_port(), auth=lambda user, password: accounts.get(user) == password, block=False)
+    alice_browser = browser.new_context(viewport={"width": 1280, "height": 900})
+    bob_browser = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        alice = log_in(alice_browser, url, "alice", accounts["alice"])
+        ask(alice, "Who was dispatched to Geneva?")
+        bob = log_in(bob_browser, url, "bob", accounts["bob"])
+        page_loaded = "() => document.querySelector('#rag-conversations') !== null"
+        bob.wait_for_function(page_loaded, timeout=WAIT_MS)
+        bob.wait_for_timeout(1000)  # the saved list arrives with the page load
+        assert conversation_count(bob) == 0 and bob.locator(ANSWERS).count() == 0
+        ask(bob, "What share of Russians say they are tired of the war?")
+        assert "Geneva" not in bob.locator("#rag-conversations").inner_text()
+        alice.reload()
+        alice.wait_for_selector(ANSWERS, timeout=WAIT_MS)
+        listed = alice.locator("#rag-conversations").inner_text()
+        assert "Geneva" in listed and "tired of the war" not in listed
+        store = ConversationStore(tmp_path / DATABASE_NAME)
+        assert [c.title for c in store.conversations("alice")] == ["Who was dispatched to Geneva?"]
+        assert [c.title for c in store.conversations("bob")] == [
+            "What share of Russians say they are tired of the war?"
+        ]
+        assert store.conversations(LOCAL_USER) == []
+    finally:
+        alice_browser.close()
+        bob_browser.close()
+        app.close()
 
 
 def start_server(index_dir: Path, port: int) -> subprocess.Popen:
