@@ -37,7 +37,6 @@ __all__ = [
     "create_collection",
     "delete_collection",
     "describe_collection",
-    "exists",
     "list_collections",
     "remove_deleted",
     "rename_collection",
@@ -135,10 +134,6 @@ def describe_collection(root: Path, name: str) -> CollectionInfo:
 
 def list_collections(root: Path) -> list[CollectionInfo]:
     return [describe_collection(root, name) for name in collection_names(root)]
-
-
-def exists(root: Path, name: str) -> bool:
-    return name == DEFAULT_COLLECTION or collection_dir(root, name).is_dir()
 
 
 def create_collection(root: Path, name: str) -> Path:

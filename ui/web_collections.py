@@ -19,6 +19,7 @@ import copy
 import inspect
 import threading
 import typing
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,9 @@ __all__ = [
 # -- the events ----------------------------------------------------------------
 
 
+MAX_SESSIONS = 10_000  # sessions whose picked collection is remembered (a forgotten one asks the first collection)
+
+
 class CollectionEvents:
     """The picker's, the new-collection upload's and the document actions' handlers.
 
@@ -59,7 +63,8 @@ class CollectionEvents:
         self.shelf = shelf
         self.base = handlers
         self._handlers: dict[str, Handlers] = {shelf.first: handlers}
-        self._picked: dict[str, str] = {}  # session hash -> collection, for sessions that switched
+        # session hash -> collection, for sessions that switched; the oldest are forgotten past MAX_SESSIONS
+        self._picked: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
     def handlers(self, collection: str | None) -> Handlers:
@@ -87,6 +92,9 @@ class CollectionEvents:
         if session:
             with self._lock:
                 self._picked[session] = collection
+                self._picked.move_to_end(session)
+                while len(self._picked) > MAX_SESSIONS:
+                    self._picked.popitem(last=False)
 
     def session_handlers(self) -> _SessionHandlers:
         """Stands in for `Handlers` where ui/web.py wires the chat: the same methods, each answered over
