@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from rag.options import add_index_options, index_dir_from, store_from
+from rag.options import add_index_options, embedder_from, index_dir_from, scorer_from, store_from
 from ui.terminal import terminal_safe
 
 NAME = "docs"
@@ -31,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
         }
         for d in data.documents.values()
     ]
+    scorer = scorer_from(args)
+    print(f"evidence scorer: {(scorer or embedder_from(args)).name}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
     else:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from index.errors import RagError, UsageError
-from rag.options import add_index_options, embedder_from, index_dir_from, store_from
+from rag.options import add_index_options, embedder_from, index_dir_from, scorer_from, store_from
 from ui.watching import add_watch_options
 
 NAME = "index"
@@ -111,4 +111,19 @@ def run(args: argparse.Namespace) -> int:
     note = _dropped_sources_note(earlier, paths, summary.removed)
     if note:
         print(note, file=sys.stderr)
+    _score_sentences(args, index_dir, store)
     return 0
+
+
+def _score_sentences(args: argparse.Namespace, index_dir: Path, store: str | None) -> None:
+    """With a separate evidence scorer (--scorer, "auto" when EmbeddingGemma is installed), embed the
+    sentences it has not seen now, at build time, so that answering embeds only the question."""
+    from index.open import read_store
+    from index.sentence_vectors import prepare_sentence_vectors
+
+    scorer = scorer_from(args)
+    if scorer is None:
+        return
+    show = not args.json and sys.stderr.isatty()
+    _, added = prepare_sentence_vectors(index_dir, read_store(index_dir, store), scorer, progress=show)
+    print(f"evidence scorer {scorer.name}: {added} new sentences embedded", file=sys.stderr)
