@@ -3,7 +3,7 @@
 # real corpus, real browser, real language model) and the eval gate on the default corpus.
 # RAG_SKIP_LLM=1 leaves out llama-cpp-python and the 1.1 GB test model (a source build of several
 # minutes the first time on a machine); their tests then skip instead of failing. RAG_SKIP_OCR=1 does
-# the same for Debian's tesseract-ocr and the OCR tests.
+# the same for Debian's tesseract-ocr and the OCR tests, RAG_SKIP_SCORER=1 for EmbeddingGemma (1.15 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,12 @@ if [ "${RAG_SKIP_LLM:-0}" != "1" ]; then
   export RAG_REQUIRE_LLM=1 # a skipped llm test now fails the run (tests/conftest.py)
 fi
 
+if [ "${RAG_SKIP_SCORER:-0}" != "1" ]; then
+  echo "== EmbeddingGemma-300M, the default evidence scorer when installed (1.15 GB, cached)"
+  PYTHON=.venv/bin/python bash scripts/fetch_scorer.sh
+  export RAG_REQUIRE_SCORER=1 # a skipped scorer test now fails the run (tests/conftest.py)
+fi
+
 echo "== ruff"
 ruff check .
 ruff format --check .
@@ -43,4 +49,7 @@ pytest -q -p no:cacheprovider
 echo "== rag eval (quality gate on the default corpus)"
 eval_index=$(mktemp -d)
 trap 'rm -rf "$eval_index"' EXIT
+# The product's default scorer ("auto": EmbeddingGemma when installed), then MiniLM, which a machine
+# without the scorer falls back to: both must pass the gate.
 rag eval --index-dir "$eval_index" --out "${EVAL_OUT:-eval/reports}"
+rag eval --index-dir "$eval_index" --scorer minilm --out "${EVAL_OUT:-eval/reports}/minilm"
