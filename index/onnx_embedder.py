@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 import threading
 import warnings
@@ -164,7 +165,11 @@ def _quantize(source: Path, target: Path) -> None:
 
     partial = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     # Per-channel weights: per-tensor int8 moved some SciFact abstracts' vectors by up to 0.08 in cosine.
-    quantize_dynamic(source, partial, per_channel=True, weight_type=QuantType.QInt8)
+    logging.disable(logging.WARNING)  # its advice to pre-process (shape inference) is for static quantization
+    try:
+        quantize_dynamic(source, partial, per_channel=True, weight_type=QuantType.QInt8)
+    finally:
+        logging.disable(logging.NOTSET)
     os.replace(partial, target)
 
 
@@ -208,6 +213,9 @@ class OnnxEmbedder:
         self._sessions: dict[int, object] = {}
         self._max_seq_length: int | None = None
         self._lock = threading.Lock()
+        # A fast tokenizer asked to truncate changes its own settings, so two threads at once can fail
+        # ("Already borrowed"): rag serve answers in threads.
+        self._tokenize_lock = threading.Lock()
 
     @property
     def backend(self) -> str:
@@ -256,13 +264,17 @@ class OnnxEmbedder:
         return int(self._max_seq_length or 0) - 2  # the window includes [CLS] and [SEP]
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        tokenizer = self.tokenizer
+        with self._tokenize_lock:
+            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text (`progress` is the builder's job here)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self._max_seq_length)
+        tokenizer = self.tokenizer
+        with self._tokenize_lock:
+            encoded = tokenizer(list(texts), truncation=True, max_length=self._max_seq_length)
         cores = os.cpu_count() or 1
         session = self._session(1 if len(texts) <= self.single_thread_up_to else cores)
         lengths = [len(ids) for ids in encoded["input_ids"]]
