@@ -235,8 +235,8 @@ def _conversation_panel() -> tuple:
             label="This conversation's title", placeholder="(saved with the first answer)", elem_id="rag-title", scale=3
         )
     with gr.Row():
-        rename = gr.Button("Rename", size="sm", elem_id="rag-rename-conversation")
-        delete = gr.Button("Delete", size="sm", variant="stop", elem_id="rag-delete-conversation")
+        rename = gr.Button("Rename", size="sm", min_width=80, elem_id="rag-rename-conversation")
+        delete = gr.Button("Delete", size="sm", min_width=80, elem_id="rag-delete-conversation")
     return conversation_id, listing, new, title, rename, delete
 
 
