@@ -8,7 +8,7 @@ from pathlib import Path
 
 from index.types import Document
 from rag.types import Answer, Citation, Turn
-from ui.conversations import ConversationStore
+from ui.conversations import LOCAL_USER, ConversationStore
 from ui.export import VERIFIED
 from ui.feedback import FeedbackLog
 from ui.web_conversations import ConversationHandlers
@@ -145,3 +145,22 @@ def test_with_a_language_model_the_panel_and_the_vote_name_it(tmp_path: Path) ->
         "fake-scorer",
         4,
     )
+
+
+def test_a_conversation_keeps_its_collection_and_is_checked_against_it(tmp_path: Path) -> None:
+    engine, handlers, _ = setup(tmp_path)
+    other = ScriptedEngine()
+    other.data.documents["notes"] = Document("notes", TEXT.replace("Monday", "Friday"), "Notes", "/n.txt", "txt", "1")
+    saved = ConversationHandlers(
+        engine,  # type: ignore[arg-type]
+        ConversationStore(tmp_path / "c.sqlite3"),
+        collection_of=lambda request: "papers",
+        engine_of=lambda name: other if name == "papers" else engine,  # type: ignore[arg-type,return-value]
+    )
+    me = Request(None)
+    _, _, session = handlers.respond("Who went to Geneva?", [], 5, None)
+    conversation_id = saved.save(session, None, None, me)[0]
+    assert [c.collection for c in saved.store.conversations(LOCAL_USER)] == ["papers"]
+    # the papers collection's copy of the document has changed since: its quote no longer verifies there
+    exported = Path(saved.export(session, conversation_id, "conversation", "markdown", LOCAL_USER) or "")
+    assert "1. ✗ not verified (the document's text at these offsets has changed)" in exported.read_text()
