@@ -66,8 +66,8 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
         choices=EMBED_BACKENDS,
         default=None,
         help="what runs the embedding model: torch, onnx (ONNX Runtime, the same vectors) or onnx-int8 (quantized, "
-        "faster, vectors within ~0.01 cosine); default: $RAG_EMBED_BACKEND, else the one the index was built with, "
-        "else torch (docs/benchmarks.md, 'Embedding backends')",
+        "faster, vectors within ~0.02 cosine); default: $RAG_EMBED_BACKEND, else the one the index was built with, "
+        "else onnx for the packaged model and torch for others (docs/benchmarks.md, 'Embedding backends')",
     )
     parser.add_argument(
         "--collection",
@@ -149,18 +149,19 @@ def embedder_from(args: argparse.Namespace):
 
 def embed_backend_from(args: argparse.Namespace) -> str:
     """--embed-backend, else $RAG_EMBED_BACKEND, else the backend the index was built with (so questions are
-    embedded as its chunks were, and an update does not re-embed it with another), else torch."""
+    embedded as its chunks were, and an update does not re-embed it with another), else the default (onnx for
+    the packaged model: index.onnx_embedder.default_backend)."""
     from index.onnx_embedder import BACKEND_ENV, default_backend
     from index.store import read_manifest
 
     chosen = getattr(args, "embed_backend", None)
     if chosen or os.environ.get(BACKEND_ENV):
-        return chosen or default_backend()
+        return chosen or default_backend(getattr(args, "model", None))
     try:
         manifest = read_manifest(index_dir_from(args))
     except RagError:  # a damaged or older index: its own command reports that
         manifest = None
-    return manifest.embed_backend if manifest is not None else default_backend()
+    return manifest.embed_backend if manifest is not None else default_backend(getattr(args, "model", None))
 
 
 def index_root_from(args: argparse.Namespace) -> Path:

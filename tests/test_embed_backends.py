@@ -134,7 +134,8 @@ def test_the_manifest_records_the_backend_and_int8_is_never_mixed_with_fp32(embe
 def test_the_index_command_follows_the_backend_an_index_was_built_with(tmp_path, monkeypatch):
     monkeypatch.delenv("RAG_EMBED_BACKEND", raising=False)
     args = argparse.Namespace(index_dir=tmp_path, collection=None, model=None, embed_backend=None)
-    assert options.embed_backend_from(args) == "torch"  # no index yet: the default
+    assert options.embed_backend_from(args) == "onnx"  # no index yet: the default for the packaged model
+    assert options.embed_backend_from(argparse.Namespace(**{**vars(args), "model": "/some/model"})) == "torch"
     build_index([DEFAULT_CORPUS], tmp_path, _Int8Fake())
     assert options.embed_backend_from(args) == "onnx-int8"
     monkeypatch.setenv("RAG_EMBED_BACKEND", "onnx")
