@@ -20,6 +20,7 @@ from index.builder import IndexSummary, _LazyChunker, _nothing_to_index, pipelin
 from index.embedder import Embedder
 from index.errors import NothingToIndexError
 from index.loaders import load_documents
+from index.onnx_embedder import backend_of, vector_family
 from index.pg_store import chunk_terms, connect, document_body, redacted
 from index.store import FORMAT_VERSION, IndexData, Manifest
 from index.types import Chunk, Document
@@ -206,7 +207,15 @@ def build_pg(
             manifest.chunk_overlap,
             manifest.pipeline,
             manifest.format_version,
-        ) == (embedder.name, chunker.chunk_size, chunker.chunk_overlap, pipeline_signature(), FORMAT_VERSION)
+            vector_family(manifest.embed_backend),  # int8 and fp32 vectors never mix in one index
+        ) == (
+            embedder.name,
+            chunker.chunk_size,
+            chunker.chunk_overlap,
+            pipeline_signature(),
+            FORMAT_VERSION,
+            vector_family(backend_of(embedder)),
+        )
         if documents is None:
             report = load_documents(paths, follow_links=follow_links)
             documents, skipped, unreadable = list(report.documents), report.skipped, report.unreadable
@@ -258,6 +267,7 @@ def build_pg(
                 "vector_index": vector_index,
                 "sources": [str(Path(p).resolve()) for p in paths],
                 "pipeline": pipeline_signature(),
+                "embed_backend": backend_of(embedder),
             },
             suffix,
         )
@@ -296,6 +306,7 @@ def copy_index(data: IndexData, url: str) -> Manifest:
 
 
 _COPIED = ("format_version", "model", "dimension", "chunk_size", "chunk_overlap", "sources", "pipeline")
+_COPIED += ("embed_backend",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -152,13 +152,13 @@ def embed_backend_from(args: argparse.Namespace) -> str:
     embedded as its chunks were, and an update does not re-embed it with another), else the default (onnx for
     the packaged model: index.onnx_embedder.default_backend)."""
     from index.onnx_embedder import BACKEND_ENV, default_backend
-    from index.store import read_manifest
+    from index.open import stored_manifest
 
     chosen = getattr(args, "embed_backend", None)
     if chosen or os.environ.get(BACKEND_ENV):
         return chosen or default_backend(getattr(args, "model", None))
     try:
-        manifest = read_manifest(index_dir_from(args))
+        manifest = stored_manifest(index_dir_from(args), store_from(args))  # the PostgreSQL index's, with --store
     except RagError:  # a damaged or older index: its own command reports that
         manifest = None
     return manifest.embed_backend if manifest is not None else default_backend(getattr(args, "model", None))
