@@ -36,7 +36,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--vector-index",
         choices=["auto", "flat", "hnsw"],
         default="auto",
-        help="FAISS index type (auto: flat up to 50,000 chunks, HNSW above)",
+        help="vector index (auto: exact up to 50,000 chunks, HNSW above; with --store, exact up to 10,000)",
     )
     parser.add_argument("--chunk-size", type=int, default=None, help="chunk size in model tokens (default 128)")
     parser.add_argument(
