@@ -30,7 +30,17 @@ def test_index_json_contract_and_incremental_rerun(tmp_path: Path):
     first = rag("index", str(corpus), "--json", index_dir=tmp_path / "idx")
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
-    assert set(summary) == {"documents", "chunks", "embedded", "removed", "skipped", "seconds", "reused"}
+    assert set(summary) == {
+        "documents",
+        "chunks",
+        "embedded",
+        "removed",
+        "skipped",
+        "seconds",
+        "reused",
+        "resumed",
+        "embed_backend",
+    }
     assert summary["documents"] == 1 and summary["embedded"] == summary["chunks"] >= 1
     assert summary["skipped"] == [{"path": str(corpus / "b.bin"), "reason": "unsupported file type .bin"}]
     again = json.loads(rag("index", "--json", index_dir=tmp_path / "idx").stdout)  # sources remembered
