@@ -21,6 +21,8 @@ SciFact test claims, embedded by the same backend, are ranked by the default hyb
 and by dense search alone: nDCG@10 as `python -m eval.benchmarks.scifact` computes it.
 
 `--limit N`: only the first N test claims, the abstracts judged for them and N others.
+`--questions`: instead, the query side: one question, and 12 sentences (what evidence scoring
+embeds), per backend, interleaved, p50/p95 milliseconds over `--repeat` turns.
 `--scifact DIR` runs the older pipeline-overhead measurement instead (eval.benchmarks.indexing_overhead).
 """
 
@@ -186,6 +188,30 @@ def run(data_dir: Path, limit: int | None, rounds: int) -> dict:
     }
 
 
+def question_latency(repeat: int) -> dict[str, dict[str, float]]:
+    """Milliseconds to embed one question and 12 sentences, per backend, the backends taking turns."""
+    from eval.benchmarks.common import latency_summary
+
+    question = ["Who was dispatched to Geneva to negotiate with Zelensky?"]
+    sentences = [f"Sentence {i} says what the plan's points mean for the talks in Geneva." for i in range(12)]
+    backends = {
+        "torch": SentenceTransformerEmbedder(),
+        "onnx": OnnxEmbedder(),
+        "onnx-int8": OnnxEmbedder(quantized=True),
+    }
+    times: dict[str, dict[str, list[float]]] = {name: {"question": [], "12 sentences": []} for name in backends}
+    for embedder in backends.values():
+        embedder.embed(question)  # load and warm up
+        embedder.embed(sentences)
+    for _ in range(repeat):
+        for name, embedder in backends.items():
+            for kind, texts in (("question", question), ("12 sentences", sentences)):
+                started = time.perf_counter()
+                embedder.embed(texts)
+                times[name][kind].append((time.perf_counter() - started) * 1000)
+    return {f"{name} {kind}": latency_summary(ms) for name, kinds in times.items() for kind, ms in kinds.items()}
+
+
 def report_table(result: dict) -> str:
     base = result["ways"]["torch encode"]
     rows = [
@@ -211,8 +237,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="the first N test claims, their abstracts, N others")
     parser.add_argument("--rounds", type=int, default=8, help="turns the four ways take (more: fairer under load)")
     parser.add_argument("--scifact", type=Path, default=None, help="run the pipeline-overhead benchmark on this folder")
+    parser.add_argument("--questions", action="store_true", help="measure query-side latency per backend instead")
+    parser.add_argument("--repeat", type=int, default=60, help="turns for --questions")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.questions:
+        latency = question_latency(args.repeat)
+        print(table(["backend, texts", "p50 ms", "p95 ms"], [[k, v["p50"], v["p95"]] for k, v in latency.items()]))
+        write_json(args.out or default_out("embed_latency"), latency)
+        return
     if args.scifact is not None:  # the older command, kept working
         from eval.benchmarks import indexing_overhead
 
