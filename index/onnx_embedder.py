@@ -51,6 +51,7 @@ __all__ = [
     "OnnxEmbedder",
     "backend_of",
     "default_backend",
+    "ensure_onnx_file",
     "make_embedder",
     "onnx_file",
     "vector_family",

@@ -40,3 +40,7 @@ if [ "${1:-}" = "--test" ]; then
 else
   "${pip[@]}" install -e ".[ocr]"
 fi
+
+# The default embedding backend runs the packaged MiniLM in ONNX Runtime: export it (and its int8
+# variant) now, from the installed package, into ~/.cache/grounded-rag/onnx (skipped when cached).
+.venv/bin/python -c "from index.onnx_embedder import ensure_onnx_file as e; e('all-MiniLM-L6-v2', quantized=True)"
