@@ -17,7 +17,7 @@ import numpy as np
 from index.text import mentions_quantity
 from index.types import Document
 from rag.evidence import Evidence
-from rag.signals import QuestionSignals, states_time
+from rag.signals import QuestionSignals, states_answer_type
 from rag.types import Citation
 
 __all__ = [
@@ -46,11 +46,20 @@ class ComposeSettings:
     relative: float = 0.8  # further sentences need this share of the best score (docs/benchmarks.md, ClapNQ)
     max_sentences: int = 3
     redundancy: float = 0.9  # skip a sentence this similar to one already chosen
+    # When the chosen sentences lack the kind of answer the question asks for (a number, a date, a length),
+    # the best of this many candidates that states it and clears the threshold answers instead (dev split).
+    type_window: int = 5
 
 
 BELOW_THRESHOLD = "evidence below the refusal threshold"
 NO_NUMBER = "the question asks how many, and no chosen sentence states a number"
 NO_TIME = "the question asks when, and no chosen sentence states a time"
+MISSING_ANSWER_TYPE = {
+    "date": NO_TIME,
+    "time": NO_TIME,
+    "duration": "the question asks how long, and no chosen sentence states a length of time or distance",
+    "amount": "the question asks how much, and no chosen sentence states an amount",
+}
 
 
 def choose_evidence(
@@ -76,10 +85,27 @@ def choose_evidence(
     if not ranked or ranked[0].support < settings.refuse_below:
         return [], BELOW_THRESHOLD
     chosen = _choose(ranked, settings, similarity, signals.named_docs)
-    if signals.asks_quantity and not any(mentions_quantity(e.sentence.text) for e in chosen):
-        return [], NO_NUMBER
-    if signals.answer_type and not any(states_time(e.sentence.text, signals.answer_type) for e in chosen):
-        return [], NO_TIME
+    checks = []
+    if signals.asks_quantity:
+        checks.append((mentions_quantity, NO_NUMBER))
+    if signals.answer_type:
+        answer_type = signals.answer_type
+        checks.append((lambda text: states_answer_type(text, answer_type), MISSING_ANSWER_TYPE[answer_type]))
+    for states, reason in checks:
+        if not any(states(e.sentence.text) for e in chosen):
+            # The question asks for a kind of answer (a number, a date, a length) that the chosen sentences do
+            # not state: a sentence further down that states it and clears the threshold answers instead.
+            typed = next(
+                (
+                    e
+                    for e in ranked[: settings.type_window]
+                    if e.support >= settings.refuse_below and states(e.sentence.text)
+                ),
+                None,
+            )
+            if typed is None:
+                return [], reason
+            chosen = [typed]
     return chosen, None
 
 

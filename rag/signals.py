@@ -6,7 +6,9 @@
     signals.asks_quantity     # "how many ...?": an answer must state a number
     signals.unmatched_names   # names it asks about ("Poland's government") that no likely answer mentions
     signals.answer_type       # "date" for "on what date / in what year ...?": an answer must state one;
-                              # "time" for "when ...?": an answer must say when, a date or an event
+                              # "time" for "when ...?": an answer must say when, a date or an event;
+                              # "duration" for "how long ...?": a length of time or of distance;
+                              # "amount" for "how much money/aid ...?": an amount (not for "how much does")
 
 These travel as one value from evidence scoring to the choice of sentences
 (`rag.compose.choose_evidence`), where they decide comparisons and refusals.
@@ -29,6 +31,7 @@ __all__ = [
     "named_documents",
     "question_names",
     "read_signals",
+    "states_answer_type",
     "states_time",
 ]
 
@@ -39,7 +42,7 @@ class QuestionSignals:
     unmatched_figures: frozenset[str] = frozenset()
     asks_quantity: bool = False
     unmatched_names: frozenset[str] = frozenset()
-    answer_type: str | None = None  # "date", "time" or None (any sentence may answer)
+    answer_type: str | None = None  # "date", "time", "duration", "amount" or None (any sentence may answer)
 
 
 # A capitalised word inside a question names something ("Poland", "Peskov", "G7"); the first word and
@@ -75,6 +78,54 @@ _TIME_WORDS = re.compile(
     r"|\b\w+\s+(?:days|weeks|months|years|decades)\s+(?:ago|later|earlier)\b",
     re.IGNORECASE,
 )
+
+
+_OPENING = r"^\s*(?:and\s+|but\s+|so\s+)?"
+_HOW_LONG = re.compile(_OPENING + r"(?:for\s+)?how\s+long\b", re.IGNORECASE)
+# "How much aid ...?" asks for an amount; "How much does she trust him?" for a degree: an auxiliary
+# verb right after "how much" marks the degree, which any sentence may answer.
+_HOW_MUCH = re.compile(
+    _OPENING + r"how\s+much\s+(?!(?:do|does|did|is|are|was|were|will|would|can|could|should|shall|has|have|had|"
+    r"may|might|must)\b)[a-z]",
+    re.IGNORECASE,
+)
+_COUNT = (
+    r"(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+    r"forty|fifty|hundreds?|thousands?|several|few|many|some|half|a\s+dozen)"
+)
+# A length of time or of distance: a count and a unit ("four-year-old", "200 km", "three decades"), or a start.
+_DURATION = re.compile(
+    rf"\b{_COUNT}[\s-]+(?:[\w-]+[\s-]+)?(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centur(?:y|ies)|"
+    r"km|kilomet(?:er|re)s?|miles?|met(?:er|re)s?|feet|foot)\b|\bsince\s+(?:\d{4}|the\s+\w+|[A-Z]\w+)",
+    re.IGNORECASE,
+)
+# An amount: money, a share, or a figure with a scale word; a bare year ("since 2022") is not one.
+_AMOUNT = re.compile(
+    r"[$€£¥]\s?\d|\d[\d,.]*\s*(?:%|percent|per\s+cent|billion|million|thousand|trillion|bn\b|dollars?|euros?|"
+    r"pounds?|tons?|tonnes?|barrels?|units?)|\b(?:billions?|millions?|trillions?|thousands?)\s+of\b",
+    re.IGNORECASE,
+)
+
+
+def states_answer_type(text: str, answer_type: str) -> bool:
+    """Whether a sentence states what the question's type asks for (see `QuestionSignals.answer_type`)."""
+    if answer_type == "duration":
+        return bool(_DURATION.search(text))
+    if answer_type == "amount":
+        return bool(_AMOUNT.search(text))
+    return states_time(text, answer_type)
+
+
+def _answer_type(question: str) -> str | None:
+    if _DATE_QUESTION.search(question):
+        return "date"
+    if _WHEN_QUESTION.search(question):
+        return "time"
+    if _HOW_LONG.search(question):
+        return "duration"
+    if _HOW_MUCH.search(question):
+        return "amount"
+    return None
 
 
 def question_names(question: str) -> list[str]:
@@ -197,5 +248,5 @@ def read_signals(
         unmatched_figures=frozenset(pinned - candidate_figures),
         asks_quantity=asks_for_quantity(question),
         unmatched_names=frozenset(unmatched_names),
-        answer_type="date" if _DATE_QUESTION.search(question) else "time" if _WHEN_QUESTION.search(question) else None,
+        answer_type=_answer_type(question),
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from rag.compose import ComposeSettings, choose_evidence
 from rag.engine import Engine
+from rag.evidence import Evidence, Sentence
 from rag.followup import is_follow_up
 from rag.shapes import asks_for_contact, is_byline_or_bio, is_contact_line, question_shape
-from rag.signals import Vocabulary, question_names, states_time
+from rag.signals import Vocabulary, question_names, read_signals, states_answer_type, states_time
 from rag.types import Turn
 
 HEINONEN, STOCKTON, SMIRNOVA = (
@@ -139,3 +141,46 @@ def test_contact_lines_are_evidence_only_for_questions_asking_how_to_reach_someo
     assert not is_contact_line("He met European leaders in Geneva on Sunday.")
     assert asks_for_contact("How can the author be reached?") and asks_for_contact("What is her email address?")
     assert not asks_for_contact("Does he think the vision could still come true?")
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_type"),
+    [
+        ("How long has the war been going on?", "duration"),
+        ("And for how long?", "duration"),
+        ("How much military aid has the US sent since 2022?", "amount"),
+        ("How much in frozen assets would the plan invest?", "amount"),
+        ("How much does Stockton trust Putin?", None),  # a degree, not an amount
+        ("On what date was it signed?", "date"),
+        ("When did the talks start?", "time"),
+        ("Who was sent to Geneva?", None),
+    ],
+)
+def test_the_kind_of_answer_a_question_asks_for(question: str, answer_type: str | None) -> None:
+    assert read_signals(question, {}, []).answer_type == answer_type
+
+
+def test_sentences_that_state_a_length_or_an_amount() -> None:
+    assert states_answer_type("the almost four-year-old conflict", "duration")
+    assert states_answer_type("a front line of 1,200 km", "duration") and states_answer_type("since 2014", "duration")
+    assert not states_answer_type("its armed forces would be cut to 600,000 personnel", "duration")
+    assert states_answer_type("investing $100 billion of frozen assets", "amount")
+    assert states_answer_type("support fell to 30 percent", "amount")
+    assert not states_answer_type("far greater than in 2014", "amount")  # a year is not an amount
+
+
+def _evidence(text: str, support: float) -> Evidence:
+    return Evidence(Sentence("doc", 0, len(text), text), support, support, support, 0.0, 0.0)
+
+
+def test_a_typed_question_takes_the_best_sentence_that_states_its_type_or_is_refused() -> None:
+    signals = read_signals("How long is the front line?", {}, [])
+    settings = ComposeSettings(refuse_below=0.4)
+    untyped = _evidence("The front line runs through the east of the country.", 0.7)
+    typed = _evidence("The front line is about 1,200 km long.", 0.5)
+    weak = _evidence("The front line is about 1,200 km long.", 0.3)
+    assert choose_evidence([untyped, typed], settings, signals=signals) == ([typed], None)
+    chosen, reason = choose_evidence([untyped, weak], settings, signals=signals)
+    assert chosen == [] and "how long" in reason
+    far = [untyped] * settings.type_window + [typed]  # beyond the window: not looked at
+    assert choose_evidence(far, settings, signals=signals)[0] == []
