@@ -9,7 +9,7 @@ that does not match is dropped with its sentence, never shown.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,8 +75,10 @@ def choose_evidence(
     Heinonen differ ..."), the best sentence of each named document is taken,
     so a comparison quotes both sides. Nothing is chosen (a refusal) when the
     question pins a figure that no candidate sentence contains ("point 17",
-    "in 1994"), when the best score is below the threshold, or when it asks how
-    many and no chosen sentence states a number (`rag.signals`).
+    "in 1994"), when the best score is below the threshold, or when it asks for a
+    kind of answer (how many, when, how long, how much: `rag.signals`) that no
+    chosen sentence states and no candidate among the first `type_window` that
+    clears the threshold states either (that candidate answers instead).
     """
     signals = signals or QuestionSignals()
     blocked = blocking_reason(signals)
@@ -85,28 +87,36 @@ def choose_evidence(
     if not ranked or ranked[0].support < settings.refuse_below:
         return [], BELOW_THRESHOLD
     chosen = _choose(ranked, settings, similarity, signals.named_docs)
-    checks = []
+    checks = _answer_checks(signals)
+    failed = [reason for states, reason in checks if not any(states(e.sentence.text) for e in chosen)]
+    if failed:
+        # The question asks for a kind of answer (a number, a date, a length) that the chosen sentences do not
+        # state: the best sentence further down that states every kind asked and clears the threshold answers
+        # instead. A comparison keeps its sides or is refused: one sentence cannot stand for both.
+        typed = next(
+            (
+                e
+                for e in ranked[: settings.type_window]
+                if e.support >= settings.refuse_below and all(states(e.sentence.text) for states, _ in checks)
+            ),
+            None,
+        )
+        if typed is None or len(signals.named_docs) >= 2:
+            return [], failed[0]
+        chosen = [typed]
+    return chosen, None
+
+
+def _answer_checks(signals: QuestionSignals) -> list[tuple[Callable[[str], bool], str]]:
+    """What the chosen sentences must state for this question (a number, a time, a length, an amount),
+    each with the refusal reason when none does."""
+    checks: list[tuple[Callable[[str], bool], str]] = []
     if signals.asks_quantity:
         checks.append((mentions_quantity, NO_NUMBER))
-    if signals.answer_type:
-        answer_type = signals.answer_type
+    answer_type = signals.answer_type
+    if answer_type:
         checks.append((lambda text: states_answer_type(text, answer_type), MISSING_ANSWER_TYPE[answer_type]))
-    for states, reason in checks:
-        if not any(states(e.sentence.text) for e in chosen):
-            # The question asks for a kind of answer (a number, a date, a length) that the chosen sentences do
-            # not state: a sentence further down that states it and clears the threshold answers instead.
-            typed = next(
-                (
-                    e
-                    for e in ranked[: settings.type_window]
-                    if e.support >= settings.refuse_below and states(e.sentence.text)
-                ),
-                None,
-            )
-            if typed is None:
-                return [], reason
-            chosen = [typed]
-    return chosen, None
+    return checks
 
 
 def blocking_reason(signals: QuestionSignals) -> str | None:

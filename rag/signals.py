@@ -96,7 +96,7 @@ _COUNT = (
 # A length of time or of distance: a count and a unit ("four-year-old", "200 km", "three decades"), or a start.
 _DURATION = re.compile(
     rf"\b{_COUNT}[\s-]+(?:[\w-]+[\s-]+)?(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centur(?:y|ies)|"
-    r"km|kilomet(?:er|re)s?|miles?|met(?:er|re)s?|feet|foot)\b|\bsince\s+(?:\d{4}|the\s+\w+|[A-Z]\w+)",
+    r"km|kilomet(?:er|re)s?|miles?|met(?:er|re)s?|feet|foot)\b|\bsince\s+(?:\d{4}|the\s+\w+|(?-i:[A-Z])\w+)",
     re.IGNORECASE,
 )
 # An amount: money, a share, or a figure with a scale word; a bare year ("since 2022") is not one.

@@ -3,6 +3,8 @@ what the texts don't say. Rules with small inputs, then each shape with the real
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from rag.compose import ComposeSettings, choose_evidence
@@ -167,6 +169,7 @@ def test_sentences_that_state_a_length_or_an_amount() -> None:
     assert states_answer_type("investing $100 billion of frozen assets", "amount")
     assert states_answer_type("support fell to 30 percent", "amount")
     assert not states_answer_type("far greater than in 2014", "amount")  # a year is not an amount
+    assert not states_answer_type("They argued since it was unclear.", "duration")  # a cause, not a start
 
 
 def _evidence(text: str, support: float) -> Evidence:
@@ -184,3 +187,6 @@ def test_a_typed_question_takes_the_best_sentence_that_states_its_type_or_is_ref
     assert chosen == [] and "how long" in reason
     far = [untyped] * settings.type_window + [typed]  # beyond the window: not looked at
     assert choose_evidence(far, settings, signals=signals)[0] == []
+    # A comparison keeps both sides or is refused: one typed sentence cannot stand for two documents.
+    sides = dataclasses.replace(signals, named_docs=frozenset({"a", "b"}))
+    assert choose_evidence([untyped, typed], settings, signals=sides)[0] == []
