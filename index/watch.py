@@ -252,12 +252,18 @@ def shown_path(path: str, sources: Sequence[Path]) -> str:
 # -- the watcher ---------------------------------------------------------------
 
 
+# A failed update is tried again after this many seconds, doubling with each failure in a row up to RETRY_MOST.
+RETRY_FIRST = 5.0
+RETRY_MOST = 300.0
+
+
 class Watcher:
     """Polls `sources()` and calls `update()` (an incremental build) after each quiet burst of changes.
 
     `sources` is called on every poll, so a caller whose sources grow (the web chat's uploads) stays
     in step. `update` returns the build's `IndexSummary`; a `RagError` or any other exception it
-    raises becomes an `UpdateFailed` event and watching goes on. Set `stop` to end `run()` after the
+    raises becomes an `UpdateFailed` event and watching goes on: the update is tried again after `retry`
+    seconds (doubling with each failure in a row, up to RETRY_MOST), changes or not. Set `stop` to end `run()` after the
     update in progress, if any (a build is never left half-written). `documents` returns the index's
     documents map (the manifest's doc id -> path, hash, chunks) to tell what an update changed; by
     default it is read from the local index in `index_dir` (the web chat passes its engine's, which
@@ -277,8 +283,10 @@ class Watcher:
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
         documents: Callable[[], Mapping[str, Mapping[str, object]]] | None = None,
+        retry: float = RETRY_FIRST,
     ) -> None:
         self.sources = sources
+        self.retry = retry
         self.documents = documents or (lambda: _documents(index_dir))
         self.update = update
         self.index_dir = index_dir
@@ -300,6 +308,7 @@ class Watcher:
         elif initial_update:
             self.debouncer.changed(self.clock())  # update once the sources are back
         pause = self.poll
+        failures = 0  # failed updates in a row
         while not self.stop.wait(pause):
             started = self.clock()
             now_listed = self._list()
@@ -319,6 +328,12 @@ class Watcher:
                 # update), so nothing written while the build runs is lost.
                 self.debouncer.done()
                 event = self._update(first=False)
+                if isinstance(event, UpdateFailed):
+                    # The changes are still not in the index: try again later, waiting longer each time.
+                    failures += 1
+                    self.debouncer.changed(self.clock() + min(RETRY_MOST, self.retry * 2 ** (failures - 1)))
+                else:
+                    failures = 0
                 if not isinstance(event, Updated) or event.changes or event.skips:
                     yield event
 

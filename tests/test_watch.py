@@ -148,7 +148,7 @@ def folder(tmp_path: Path) -> Path:
     return notes
 
 
-def fake_watcher(folder: Path, index_dir: Path, update=None) -> Watcher:
+def fake_watcher(folder: Path, index_dir: Path, update=None, retry: float = 60.0) -> Watcher:
     embedder = CountingEmbedder()
     return Watcher(
         lambda: [folder],
@@ -156,6 +156,7 @@ def fake_watcher(folder: Path, index_dir: Path, update=None) -> Watcher:
         index_dir,
         debounce=0.05,
         poll=0.01,
+        retry=retry,
     )
 
 
@@ -225,6 +226,25 @@ def test_a_failing_update_is_reported_and_watching_goes_on(folder: Path, tmp_pat
     (folder / "more.txt").write_text("Another note about the summit in Geneva.", encoding="utf-8")
     third = next(events)
     assert isinstance(third, Updated) and {c.path for c in third.changes} == {"talks.txt", "peace.txt", "more.txt"}
+
+
+def test_a_failed_update_is_tried_again_without_another_change(folder: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    embedder = CountingEmbedder()
+    calls = []
+
+    def update():
+        calls.append(1)
+        if len(calls) == 2:  # the update after the first change fails once
+            raise RagError("index is busy")
+        return build_index([folder], index_dir, embedder)
+
+    events = fake_watcher(folder, index_dir, update, retry=0.05).run()
+    assert isinstance(next(events), Ready)
+    (folder / "peace.txt").write_text(PEACE, encoding="utf-8")
+    assert next(events) == UpdateFailed("index is busy")
+    retried = next(events)  # nothing else changed: the retry indexes the change
+    assert isinstance(retried, Updated) and [c.path for c in retried.changes] == ["peace.txt"]
 
 
 def test_a_file_saved_while_an_update_runs_is_indexed_by_the_next_one(folder: Path, tmp_path: Path) -> None:
