@@ -223,9 +223,18 @@ class PgIndex:
     def path(self) -> str:
         return redacted(self.url)
 
-    def _rows(self, found: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, rows) of database hits, leaving out chunks written after this index was opened."""
+    def _rows(self, found: list[tuple[int, float]], whole_corpus: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rows) of database hits, leaving out chunks written after this index was opened.
+
+        When a search over the whole corpus (`whole_corpus`: the dense one, which always finds neighbours)
+        knows not one of its hits, the index was rebuilt since (a rebuild writes every chunk anew): an
+        error to act on, not an empty result to answer from."""
         known = [(score, self._row_of[db_id]) for db_id, score in found if db_id in self._row_of]
+        if whole_corpus and found and not known:
+            raise RagError(
+                f"the index at {redacted(self.url)} was rebuilt after this process opened it: "
+                "restart the app (or reload the index) to answer from the new one"
+            )
         scores = np.array([s for s, _ in known], dtype=np.float32)
         return scores, np.array([r for _, r in known], dtype=np.int64)
 
@@ -249,7 +258,7 @@ class PgIndex:
         with self._conn() as conn, conn.transaction():
             conn.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, min(int(k), 1000))}")
             found = conn.execute(sql, {"q": vector, "k": int(k), "docs": list(doc_ids or [])}).fetchall()
-        return self._rows(found)
+        return self._rows(found, whole_corpus=not doc_ids)
 
     def _bm25(self, query: str, rows: np.ndarray | None, k: int | None) -> list[tuple[int, float]]:
         counts = Counter(tokenize(query))

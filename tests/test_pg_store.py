@@ -162,6 +162,23 @@ def test_nul_characters_are_stored_as_spaces_keeping_every_offset(tmp_path, pg_d
     assert index.lexical_top("tide charts", 3)[1].size > 0
 
 
+def test_a_process_that_opened_the_index_before_a_rebuild_is_told_to_reload(tmp_path, pg_database, embedder) -> None:
+    from index.errors import RagError
+    from index.pg_build import build_pg
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Harbour cranes lift containers. The harbour has nine cranes.")
+    build_pg([folder], pg_database, embedder, chunk_size=128, chunk_overlap=32)
+    opened = PgIndex.open(pg_database)
+    vector = embedder.embed(["cranes in the harbour"])[0]
+    assert opened.dense_top(vector, 3)[1].size == 1
+    build_pg([folder], pg_database, embedder, chunk_size=128, chunk_overlap=32, rebuild=True)
+    with pytest.raises(RagError, match="rebuilt after this process opened it"):
+        opened.dense_top(vector, 3)
+    assert PgIndex.open(pg_database).dense_top(vector, 3)[1].size == 1
+
+
 def test_a_missing_database_index_names_the_command(pg_database) -> None:
     from index.errors import IndexNotFoundError
 
