@@ -14,12 +14,14 @@ from index.collections import collection_dir, collection_names, create_collectio
 from index.errors import UsageError
 from rag.engine import Engine
 from tests.fakes import TALKS, two_document_engine
+from ui.conversations import ConversationStore
 from ui.documents import NotAnUploadError, delete_upload, document_rows, documents_table, rename_upload
 from ui.feedback import FeedbackLog
 from ui.shelf import Shelf
 from ui.uploads import add_uploads
 from ui.web_collections import CollectionEvents
-from ui.web_handlers import Handlers
+from ui.web_conversations import ConversationHandlers
+from ui.web_handlers import EMPTY_DOC, Handlers
 
 HARVEST = "Harvest report\n\nThe apple harvest in Normandy was late because of a cold and wet spring."
 
@@ -83,6 +85,14 @@ def test_a_renamed_upload_is_cited_under_its_new_id_without_embedding_again(engi
     assert not chunk_texts & set(engine.embedder.embedded[embedded:])  # its chunks were not embedded again
 
 
+def test_an_upload_whose_file_is_gone_from_disk_is_deleted_or_refused_in_words(engine: Engine, tmp_path: Path):
+    add_uploads(engine, [(_file(tmp_path / "in", "harvest.txt", HARVEST), "harvest.txt")])
+    Path(engine.data.documents["harvest"].path).unlink()  # removed behind the page's back, still indexed
+    with pytest.raises(UsageError, match=r"could not rename harvest\.txt"):
+        rename_upload(engine, "harvest", "apples")
+    assert delete_upload(engine, "harvest").id == "harvest" and "harvest" not in engine.data.documents
+
+
 def test_only_uploads_are_changed_and_a_taken_name_is_refused(engine: Engine, tmp_path: Path):
     with pytest.raises(NotAnUploadError, match="run `rag index` again"):
         delete_upload(engine, "talks")
@@ -102,11 +112,12 @@ def test_an_upload_with_a_new_name_makes_the_collection_and_switches_to_it(engin
     events = _events(engine)
     request = Request("tab-1")
     upload = _file(tmp_path / "in", "harvest.txt", HARVEST)
-    status, _, _, doc_list, header, picker, name_box, table = events.upload(
+    status, _, _, doc_list, header, picker, name_box, table, doc_view = events.upload(
         "default", "Farming", [str(upload)], request
     )
     assert "Made the collection “Farming”" in status and "Added" in status
     assert picker["value"] == "Farming" and "Farming" in picker["choices"] and name_box == ""
+    assert doc_view == EMPTY_DOC  # the Documents view follows the session into the new collection
     assert [choice[1] for choice in doc_list["choices"]] == ["harvest"] and "1 document" in header
     assert "harvest.txt" in table
     assert collection_names(engine.index_dir) == ["default", "Farming"]
@@ -185,3 +196,51 @@ def test_a_collection_renamed_from_the_command_line_is_found_under_its_new_name(
         events.handlers("farm")
     assert events.shelf.names() == ["default", "orchard"]
     assert events.handlers("orchard").engine.index_dir == collection_dir(engine.index_dir, "orchard")
+
+
+def test_reopening_a_conversation_moves_the_session_to_its_collection(engine: Engine, tmp_path: Path):
+    events = _events(engine)
+    saved = ConversationHandlers(
+        engine,
+        ConversationStore(tmp_path / "c.sqlite3"),
+        collection_of=events.collection_of,
+        engine_of=lambda name: events.handlers(name).engine,
+    )
+    respond = events.scoped(Handlers.respond.__get__(events.base))
+    tab = Request("tab")
+    _, _, session = respond("Who was sent to Geneva?", [], 5, [], tab)
+    in_default = saved.save(session, None, None, tab)[0]
+    assert saved.held_in(in_default, tab) == "default"
+    # An upload into a new collection moves the session: the conversation shown gives way to a new one there.
+    events.upload("default", "Farming", [str(_file(tmp_path / "in", "harvest.txt", HARVEST))], tab)
+    assert saved.restart_if_moved(in_default, tab)[:3] == ([], [], None)
+    _, _, session = respond("Why was the apple harvest late?", [], 5, [], tab)
+    farming = saved.save(session, None, None, tab)[0]
+    events.upload("Farming", "", [str(_file(tmp_path / "in", "bees.txt", "Bees\n\nThe hives moved in July."))], tab)
+    assert saved.restart_if_moved(farming, tab) == (gr.skip(),) * 6  # an upload where it is held: it stays
+    events.switch("default", tab)  # the user picks the default collection, then reopens the Farming conversation
+
+    picker, _, doc_list, header, doc_view, table = events.reopen(saved.held_in(farming, tab), tab)
+    assert picker["value"] == "Farming" and events.collection_of(tab) == "Farming"
+    assert [choice[1] for choice in doc_list["choices"]] == ["bees", "harvest"] and "2 documents" in header
+    assert "harvest.txt" in table
+    assert doc_view == EMPTY_DOC
+    _, _, followed = respond("And why was it late?", saved.open(farming, tab)[1], 5, [], tab)
+    assert {c.doc_id for c in followed[-1].answer.citations} == {"harvest"}
+
+    # After a reload (a new session hash) the restored conversation brings its collection back.
+    reloaded = Request("tab-reloaded")
+    assert saved.restore(farming, reloaded)[2] == farming
+    assert events.reopen(saved.held_in(farming, reloaded), reloaded)[0]["value"] == "Farming"
+    # No conversation, or one saved before collections: the session stays where it is.
+    assert events.reopen(None, Request("fresh"))[0]["value"] == "default"
+
+
+def test_reopening_a_conversation_whose_collection_is_gone_keeps_the_session_and_says_so(engine: Engine):
+    events = _events(engine)
+    tab = Request("tab")
+    with pytest.warns(
+        UserWarning, match="held in the collection “Gone”, which is gone: follow-up questions ask “default”"
+    ):
+        picker, *_ = events.reopen("Gone", tab)
+    assert picker["value"] == "default" and events.collection_of(tab) == "default"

@@ -116,7 +116,13 @@ def delete_upload(engine: Engine, doc_id: str) -> Document:
         )
     path = Path(document.path)
     aside = engine.index_dir / f".deleting-{path.name}"  # outside uploads/: no longer a source
-    os.replace(path, aside)
+    if not path.exists():  # gone from disk already: re-indexing the sources drops it from the index
+        engine.add_documents([])
+        return document
+    try:
+        os.replace(path, aside)
+    except OSError as error:
+        raise UsageError(f"could not delete {path.name}: {error.strerror or error}") from error
     try:
         engine.add_documents([])  # the same sources, one file fewer: its chunks leave the index
     except BaseException:
@@ -139,7 +145,10 @@ def rename_upload(engine: Engine, doc_id: str, new_name: str) -> Document:
         return document
     if target.exists() or new_id in engine.data.documents:
         raise UsageError(f"another document is already named {stem!r}: choose another name")
-    os.rename(old, target)
+    try:
+        os.rename(old, target)
+    except OSError as error:  # e.g. the file was removed from disk behind the page's back
+        raise UsageError(f"could not rename {old.name}: {error.strerror or error}; upload it again") from error
     try:
         engine.add_documents([])
     except RagError:
