@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.errors import RagError, UsageError
-from index.store import build_lock, read_manifest
+from index.store import build_lock, fsync_dir, read_manifest
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -111,10 +111,20 @@ def collection_names(root: Path) -> list[str]:
     others = []
     if folder.is_dir():
         others = sorted(
-            (entry.name for entry in folder.iterdir() if entry.is_dir() and not entry.name.startswith(".")),
+            (entry.name for entry in folder.iterdir() if entry.is_dir() and _valid(entry.name)),
             key=str.lower,
         )
     return [DEFAULT_COLLECTION, *(name for name in others if name != DEFAULT_COLLECTION)]
+
+
+def _valid(name: str) -> bool:
+    """A folder name that is a collection's: one made by hand with a name the rules refuse is passed over
+    (listing it would make every command that lists collections fail)."""
+    try:
+        validate_name(name)
+    except UsageError:
+        return False
+    return True
 
 
 def describe_collection(root: Path, name: str) -> CollectionInfo:
@@ -146,7 +156,7 @@ def create_collection(root: Path, name: str) -> Path:
         path.mkdir()
     except FileExistsError:
         raise UsageError(f"a collection named {name!r} already exists: choose another name") from None
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
 
 
@@ -168,7 +178,7 @@ def rename_collection(root: Path, old: str, new: str) -> Path:
         if target.exists():  # os.rename would silently replace an empty folder
             raise UsageError(f"a collection named {new!r} already exists: choose another name")
         os.rename(source, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     return target
 
 
@@ -185,7 +195,7 @@ def delete_collection(root: Path, name: str) -> None:
             return
         with build_lock(path):
             (path / "CURRENT").unlink(missing_ok=True)
-            _fsync_dir(path)
+            fsync_dir(path)
             for part in ("builds", "uploads"):
                 shutil.rmtree(path / part, ignore_errors=True)
         return
@@ -194,7 +204,7 @@ def delete_collection(root: Path, name: str) -> None:
     trash = path.parent / f"{_DELETED_PREFIX}{name}-{time.time_ns()}"
     with build_lock(path):
         os.rename(path, trash)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     remove_deleted(root)
 
 
@@ -205,12 +215,3 @@ def remove_deleted(root: Path) -> None:
         for entry in folder.iterdir():
             if entry.name.startswith(_DELETED_PREFIX):
                 shutil.rmtree(entry, ignore_errors=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename or mkdir inside `folder` durable."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -135,7 +135,7 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(handle.fileno())
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make a rename inside `folder` durable (the folder's own entry list is flushed)."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:
@@ -194,14 +194,14 @@ def write_build(
     # Complete on disk: only now does it get a build's name, so a folder without the suffix is never half-written.
     complete = builds / name
     os.replace(folder, complete)
-    _fsync_dir(builds)
+    fsync_dir(builds)
     previous = _current_name(index_dir)
     pointer = index_dir / f"{_POINTER_TMP}{os.getpid()}"
     pointer.write_text(name)
     with open(pointer, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(pointer, index_dir / "CURRENT")
-    _fsync_dir(index_dir)
+    fsync_dir(index_dir)
     _remove_old_builds(builds, keep={name} if previous is None else {name, previous})
     return complete
 

@@ -171,3 +171,9 @@ def test_the_manifest_records_when_each_document_was_indexed(tmp_path: Path):
     assert second is not None
     assert second.documents["talks"]["indexed"] == talks_at  # unchanged bytes keep their time
     assert second.documents["peace"]["indexed"] > talks_at
+
+
+def test_a_folder_made_by_hand_with_a_refused_name_is_not_listed(tmp_path: Path) -> None:
+    create_collection(tmp_path, "news")
+    (tmp_path / "collections" / "bad:name").mkdir()
+    assert collection_names(tmp_path) == ["default", "news"]

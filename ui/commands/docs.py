@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from rag.options import add_index_options, embedder_from, index_dir_from, scorer_from, store_from
+from rag.options import add_index_options, check_collection, embedder_from, index_dir_from, scorer_from, store_from
 from ui.terminal import terminal_safe
 
 NAME = "docs"
@@ -21,6 +21,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from index.open import read_store
 
+    check_collection(args)
     data = read_store(index_dir_from(args), store_from(args))
     rows = [
         {
