@@ -162,19 +162,22 @@ def _export(name: str, target: Path) -> None:
     sample = model.tokenizer(["an example", "a second, longer example text"], padding=True, return_tensors="pt")
     axes = {key: {0: "batch", 1: "tokens"} for key in (*_INPUTS, "last_hidden_state")}
     partial = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    with warnings.catch_warnings():  # the TorchScript exporter is deprecated in favour of dynamo, which needs more
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _LastHiddenState(model[0].auto_model).eval(),
-            tuple(sample[key] for key in _INPUTS),
-            str(partial),
-            input_names=list(_INPUTS),
-            output_names=["last_hidden_state"],
-            dynamic_axes=axes,
-            opset_version=17,
-            dynamo=False,
-        )
-    os.replace(partial, target)
+    try:
+        with warnings.catch_warnings():  # the TorchScript exporter is deprecated in favour of dynamo, which needs more
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _LastHiddenState(model[0].auto_model).eval(),
+                tuple(sample[key] for key in _INPUTS),
+                str(partial),
+                input_names=list(_INPUTS),
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)  # a failed export leaves nothing half-written in the cache
 
 
 def _quantize(source: Path, target: Path) -> None:
@@ -185,9 +188,10 @@ def _quantize(source: Path, target: Path) -> None:
     logging.disable(logging.WARNING)  # its advice to pre-process (shape inference) is for static quantization
     try:
         quantize_dynamic(source, partial, per_channel=True, weight_type=QuantType.QInt8)
+        os.replace(partial, target)
     finally:
         logging.disable(logging.NOTSET)
-    os.replace(partial, target)
+        partial.unlink(missing_ok=True)
 
 
 def ensure_onnx_file(name: str, *, quantized: bool) -> Path:
