@@ -48,7 +48,8 @@ def add_watch_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--watch",
         action="store_true",
-        help=f"{what}: keep the index in step with its source folders (new, changed, removed, renamed files)",
+        help=f"{what}: keep the index in step with its source folders (new, changed, removed, renamed files); "
+        "in the web chat, the collection it starts on",
     )
     parser.add_argument(
         "--debounce",

@@ -16,6 +16,7 @@ from rag.options import (
     index_root_from,
     load_generator_now,
     open_engine,
+    store_from,
 )
 from ui.watching import add_watch_options
 
@@ -41,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     auth = args.auth or os.environ.get("RAG_AUTH")
     if auth and ":" not in auth:
         raise UsageError("--auth must look like user:password")
+    if args.watch and store_from(args):
+        raise UsageError("--watch keeps a local index up to date; with --store, run `rag index --store URL` instead")
     generator = generator_from(args)  # a missing --model-path or --base-url fails before anything loads
     entailment = entailment_from(args, generator)
     engine = open_engine(args)
