@@ -14,7 +14,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, fields
 
 from index.errors import InvalidQuestionError, RagError
-from rag.types import Answer, Citation, Generation, Passage, RemovedSentence, Turn
+from rag.types import Answer, Turn
+from rag.types import answer_from_json as rebuild_answer
 
 __all__ = ["SERVER_KEY_ENV", "ServedAnswer", "answer_from_json", "ask_server"]
 
@@ -31,57 +32,10 @@ class ServedAnswer(Answer):
         return self.raw
 
 
-def _generation(data: dict | None) -> Generation | None:
-    if not data:
-        return None
-    removed = tuple(
-        RemovedSentence(r.get("text", ""), r.get("reason", ""), r.get("support", 0.0))
-        for r in data.get("removed_sentences", [])
-    )
-    return Generation(
-        generator=data.get("generator", ""),
-        raw_answer=data.get("raw_answer", ""),
-        removed=removed,
-        corrected_citations=data.get("corrected_citations", 0),
-        prompt_passages=data.get("prompt_passages", 0),
-        entailment_judge=data.get("entailment_judge"),
-        model_refused=data.get("model_refused", False),
-        fallback=data.get("fallback"),
-        skipped=data.get("skipped"),
-    )
-
-
 def answer_from_json(data: dict) -> ServedAnswer:
     """The Answer a `rag ask --json` object describes (passages' dense/lexical scores are not in it: 0)."""
-    citations = [
-        Citation(
-            c["n"],
-            c["doc_id"],
-            c["title"],
-            c["quote"],
-            c["start"],
-            c["end"],
-            c.get("page"),
-            c["score"],
-            c.get("ocr", False),
-        )
-        for c in data.get("citations", [])
-    ]
-    passages = [
-        Passage(p["doc_id"], p["chunk_id"], p["title"], p["text"], p["start"], p["end"], p["score"], 0.0, 0.0)
-        for p in data.get("passages", [])
-    ]
-    built = {"citations", "passages", "timings_ms", "generation", "raw"}
-    # Plain fields (question, answer, refused, support, and any added later) are taken as they are.
-    plain = {f.name: data[f.name] for f in fields(Answer) if f.name not in built and f.name in data}
-    return ServedAnswer(
-        **plain,
-        citations=citations,
-        passages=passages,
-        timings_ms=dict(data.get("timings_ms", {})),
-        generation=_generation(data.get("generation")),
-        raw=data,
-    )
+    answer = rebuild_answer(data)
+    return ServedAnswer(**{f.name: getattr(answer, f.name) for f in fields(Answer)}, raw=data)
 
 
 def ask_server(

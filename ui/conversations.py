@@ -30,13 +30,12 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TypeVar
 
 from index.errors import RagError
-from rag.types import Answer, Citation, Generation, Passage, RemovedSentence
+from rag.types import Answer, answer_from_json
 
 __all__ = [
     "DATABASE_NAME",
@@ -51,7 +50,6 @@ __all__ = [
     "title_from",
 ]
 
-_T = TypeVar("_T")
 DATABASE_NAME = "conversations.sqlite3"  # under the index root
 LOCAL_USER = "local"  # whose conversations they are when the chat has no login
 TITLE_CHARS = 80  # a title made from a long first question is cut here
@@ -313,47 +311,4 @@ def _exchange(
         answer_from_json(json.loads(answer)) if answer is not None else None,
         error,
         tuple(json.loads(doc_ids)) if doc_ids is not None else None,
-    )
-
-
-# -- answers back from their JSON ----------------------------------------------
-
-
-def answer_from_json(data: dict) -> Answer:
-    """The `Answer` whose `to_json()` gave `data`.
-
-    Everything the chat shows and exports comes back exactly (text, citations
-    with offsets and page, refusal, support, the model's record). Fields are
-    matched by name, so a field added to the JSON contract later comes back too;
-    a passage's separate dense and lexical scores are not in the JSON and come
-    back as 0.
-    """
-    citations = [_by_name(Citation, c) for c in data.get("citations", [])]
-    passages = [_by_name(Passage, p, dense=0.0, lexical=0.0) for p in data.get("passages", [])]
-    generation = _generation(data["generation"]) if data.get("generation") else None
-    plain = {k: v for k, v in data.items() if k not in ("citations", "passages", "generation")}
-    return _by_name(Answer, plain, citations=citations, passages=passages, generation=generation)
-
-
-def _by_name(kind: type[_T], data: dict, **given: object) -> _T:
-    """`kind(...)` from the keys of `data` that are fields of `kind`, over the `given` values."""
-    names = {f.name for f in fields(kind)}
-    return kind(**{**{k: v for k, v in data.items() if k in names}, **given})
-
-
-def _generation(data: dict) -> Generation:
-    removed = tuple(
-        RemovedSentence(str(r["text"]), str(r["reason"]), float(r.get("support", 0.0)))
-        for r in data.get("removed_sentences", [])
-    )
-    return Generation(
-        generator=str(data.get("generator", "")),
-        raw_answer=str(data.get("raw_answer", "")),
-        removed=removed,
-        corrected_citations=int(data.get("corrected_citations", 0)),
-        prompt_passages=int(data.get("prompt_passages", 0)),
-        entailment_judge=data.get("entailment_judge"),
-        model_refused=bool(data.get("model_refused", False)),
-        fallback=data.get("fallback"),
-        skipped=data.get("skipped"),
     )
