@@ -197,6 +197,10 @@ def store_from(args: argparse.Namespace) -> str | None:
         return None
     if not store.startswith(("postgresql://", "postgres://")):
         raise UsageError("--store takes a postgresql:// URL, like postgresql://user@host:5432/db")
+    if getattr(args, "collection", None) not in (None, "default"):
+        raise UsageError(
+            "--collection works with the local index only; with --store, use one database per collection (a URL each)"
+        )
     return store
 
 

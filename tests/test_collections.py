@@ -177,3 +177,14 @@ def test_a_folder_made_by_hand_with_a_refused_name_is_not_listed(tmp_path: Path)
     create_collection(tmp_path, "news")
     (tmp_path / "collections" / "bad:name").mkdir()
     assert collection_names(tmp_path) == ["default", "news"]
+
+
+def test_a_named_collection_with_a_postgresql_store_is_refused_in_words() -> None:
+    import argparse
+
+    from rag.options import store_from
+
+    url = "postgresql://rag@127.0.0.1:5433/rag"
+    assert store_from(argparse.Namespace(store=url, collection=None)) == url
+    with pytest.raises(UsageError, match="one database per collection"):
+        store_from(argparse.Namespace(store=url, collection="news"))
