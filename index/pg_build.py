@@ -281,6 +281,7 @@ def build_pg(
         skipped=skipped,
         seconds=time.perf_counter() - started,
         rebuilt=not old_docs,
+        embed_backend=backend_of(embedder),
     )
 
 
