@@ -221,3 +221,41 @@ def test_a_corpus_document_cannot_be_deleted_from_the_page(page, server: Server)
         timeout=WAIT_MS,
     )
     assert page.locator("#rag-doc-table tr", has_text="peace.txt").count() == 1
+
+
+def test_reopening_a_conversation_switches_to_its_collection_and_a_reload_keeps_it(
+    page, server: Server, tmp_path: Path
+) -> None:
+    from ui.conversations import DATABASE_NAME, LOCAL_USER, ConversationStore
+
+    upload_into_new_collection(page, "Reopened", [write(tmp_path, "harvest.txt", HARVEST)])
+    question = "Why did the apple harvest in Normandy come late?"
+    first = ask(page, question)
+    assert set(card_titles(first)) == {"Harvest report"}
+    saved = page.locator("#rag-conversations label").filter(has_text=question).first
+    saved.wait_for(timeout=WAIT_MS)
+
+    pick(page, "default")  # the user picks: a new conversation there
+    page.wait_for_function("() => document.querySelectorAll('#rag-chat .rag-answer').length === 0", timeout=WAIT_MS)
+    saved.click()  # reopened from the panel: the picker follows it, and the conversation stays shown
+    page.wait_for_function(
+        "() => (document.querySelector('#rag-collection input') || {}).value === 'Reopened'", timeout=WAIT_MS
+    )
+    page.wait_for_function(
+        "() => (document.querySelector('#rag-header') || {}).innerText.includes('1 document')", timeout=WAIT_MS
+    )
+    assert page.locator(ANSWERS).count() == 1
+    follow_up = ask(page, "When did the cider presses start?")
+    assert set(card_titles(follow_up)) == {"Harvest report"}
+    assert page.locator(ANSWERS).count() == 2
+    store = ConversationStore(server.root / DATABASE_NAME)
+    reopened = next(s for s in store.conversations(LOCAL_USER) if s.title == question)
+    assert reopened.collection == "Reopened"
+
+    page.reload()  # the restored conversation brings its collection back with it
+    page.wait_for_selector(ANSWERS, timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => (document.querySelector('#rag-collection input') || {}).value === 'Reopened'", timeout=WAIT_MS
+    )
+    page.wait_for_function("() => document.querySelectorAll('#rag-chat .rag-answer').length === 2", timeout=WAIT_MS)
+    assert "1 document" in page.locator("#rag-header").inner_text()

@@ -77,6 +77,7 @@ def test_other_users_neither_see_nor_open_nor_delete_it(tmp_path: Path) -> None:
     conversation_id = saved.save(session, None, None, alice)[0]
     assert saved.restore(conversation_id, bob)[:3] == ([], [], None)
     assert saved.open(conversation_id, bob)[2] is None
+    assert saved.held_in(conversation_id, bob) is None  # nor learn which collection it was held in
     saved.delete(conversation_id, bob)
     assert saved.restore(conversation_id, alice)[2] == conversation_id
     assert saved.restore("no-such-id", alice)[2] is None and saved.restore(None, alice)[2] is None

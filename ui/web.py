@@ -153,11 +153,15 @@ def build_app(
         page = _layout(handlers, events)
         answered = _wire_chat(page, per_session)
         _wire_documents(page, per_session)
-        switched = web_collections.wire(app, events, page.collections, page)
-        _wire_conversations(page, saved, answered)
-        switched.then(saved.new, None, _view(page), **_PRIVATE)  # another collection: a new saved conversation
-        app.load(handlers.catalog, None, [page.doc_filter, page.doc_list, page.header], **_PRIVATE)  # later uploads
-        app.load(saved.restore, [page.conversations.conversation_id], _view(page), **_PRIVATE)
+        picked, uploaded = web_collections.wire(events, page.collections, page)
+        opened = _wire_conversations(page, saved, answered)
+        picked.then(saved.new, None, _view(page), **_PRIVATE)  # another collection: a new saved conversation
+        uploaded.then(saved.restart_if_moved, [page.conversations.conversation_id], _view(page), **_PRIVATE)
+        restored = app.load(saved.restore, [page.conversations.conversation_id], _view(page), **_PRIVATE)
+        # A conversation shown moves the session to its collection; on load this also lists later uploads.
+        follow, reopened = _follow(events, saved), web_collections.reopen_outputs(page.collections, page)
+        for shown in (opened, restored):
+            shown.then(follow, [page.conversations.conversation_id], reopened, **_PRIVATE)
         gr.api(handlers.api_ask, api_name="ask", concurrency_limit=ASK_CONCURRENCY)
     return app
 
@@ -336,8 +340,18 @@ def _view(page: _Page) -> list:
     return [page.chatbot, page.session, c.conversation_id, c.listing, c.title, c.copy_text]
 
 
-def _wire_conversations(page: _Page, saved: ConversationHandlers, answered: list) -> None:
-    """Save each answer when it is complete; the sidebar's events; copy and export."""
+def _follow(events: CollectionEvents, saved: ConversationHandlers) -> Callable:
+    """The event run after a saved conversation is shown: the session moves to the collection it was held in."""
+
+    def follow(conversation_id: str | None, request: gr.Request) -> tuple:
+        return events.reopen(saved.held_in(conversation_id, request), request)
+
+    return follow
+
+
+def _wire_conversations(page: _Page, saved: ConversationHandlers, answered: list):
+    """Save each answer when it is complete; the sidebar's events; copy and export. Returns the event that
+    reopens a conversation picked in the sidebar."""
     c = page.conversations
     for event in answered:
         event.then(
@@ -348,7 +362,7 @@ def _wire_conversations(page: _Page, saved: ConversationHandlers, answered: list
         )
     page.chatbot.clear(saved.new, None, _view(page), **_PRIVATE)
     c.new.click(saved.new, None, _view(page), **_PRIVATE)
-    c.listing.input(saved.open, [c.listing], _view(page), **_PRIVATE)
+    opened = c.listing.input(saved.open, [c.listing], _view(page), **_PRIVATE)
     c.rename.click(saved.rename, [c.conversation_id, c.title], [c.listing, c.title], **_PRIVATE)
     c.title.submit(saved.rename, [c.conversation_id, c.title], [c.listing, c.title], **_PRIVATE)
     c.delete.click(saved.delete, [c.conversation_id], _view(page), **_PRIVATE)
@@ -356,6 +370,7 @@ def _wire_conversations(page: _Page, saved: ConversationHandlers, answered: list
     exporting = [page.session, c.conversation_id, c.scope]
     c.markdown.click(saved.export_markdown, exporting, c.exported, **_PRIVATE)
     c.html.click(saved.export_html, exporting, c.exported, **_PRIVATE)
+    return opened
 
 
 def _wire_documents(page: _Page, handlers: Handlers) -> None:

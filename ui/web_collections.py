@@ -8,9 +8,11 @@ and the Documents view's table with delete and rename.
 Each browser session picks a collection in the picker; every question, upload
 and document view of that session goes to that collection's engine. An engine
 is opened the first time any session picks its collection and then kept, so
-switching back is instant. Switching starts a new conversation: answers cite one
-collection's documents. Uploading with a name in "into a new collection" makes
-that collection, indexes the files into it and switches to it.
+switching back is instant. Picking another collection starts a new conversation:
+answers cite one collection's documents. Uploading with a name in "into a new
+collection" makes that collection, indexes the files into it and switches to it.
+Reopening a saved conversation (or restoring it on page load) switches the
+session to the collection it was held in (`reopen`), without starting a new one.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = [
     "document_actions",
     "documents_table_box",
     "new_collection_box",
+    "reopen_outputs",
     "wire",
 ]
 
@@ -54,8 +57,8 @@ MAX_SESSIONS = 10_000  # sessions whose picked collection is remembered (a forgo
 class CollectionEvents:
     """The picker's, the new-collection upload's and the document actions' handlers.
 
-    Which collection a browser session picked is kept here by its session hash
-    (set when the picker changes), so the chat's own events need no extra input:
+    Which collection a browser session picked is kept here by its session hash (set when
+    the user picks, an upload or a reopened conversation moves it), so the chat's events need no extra input:
     `session_handlers()` gives them `Handlers` whose methods look it up.
     """
 
@@ -140,9 +143,22 @@ class CollectionEvents:
     def table(self, collection: str) -> str:
         return documents_table(document_rows(self.handlers(collection).engine), collection)
 
-    def load(self, collection: str) -> tuple:
-        """On page load: the collections there are now, and this collection's documents."""
-        return (self.picker_update(), *self.handlers(collection).catalog(), self.table(collection))
+    def reopen(self, collection: str | None, request: gr.Request) -> tuple:
+        """A saved conversation shown (reopened, or restored on page load): the session moves to `collection`,
+        the one it was held in, if that can still answer; else it stays where it is, and says so. None (no
+        conversation, or one saved before collections) stays too.
+        (picker, filter, document list, header, document view, table)"""
+        target = self.collection_of(request)
+        if collection and collection != target:
+            if collection in self.shelf.names():
+                target = collection
+            else:
+                gr.Warning(
+                    f"This conversation was held in the collection “{collection}”, which is gone: "
+                    f"follow-up questions ask “{target}”."
+                )
+        self._pick(request, target)
+        return (self.picker_update(target), *self.handlers(target).catalog(), EMPTY_DOC, self.table(target))
 
     def switch(self, collection: str, request: gr.Request) -> tuple:
         """Another collection picked: a new conversation over its documents.
@@ -156,10 +172,10 @@ class CollectionEvents:
 
     def upload(self, collection: str, new_name: str | None, paths: Sequence[str] | None, request: gr.Request) -> tuple:
         """Index uploaded files into the picked collection, or into a new one when a name is typed.
-        (status, upload box, filter, document list, header, picker, new-name box, table)"""
+        (status, upload box, filter, document list, header, picker, new-name box, table, document view)"""
         files = [(Path(p), Path(p).name) for p in paths or []]
         if not files:
-            return (gr.skip(),) * 8
+            return (gr.skip(),) * 9
         target = (new_name or "").strip() or collection
         made = False
         try:
@@ -175,17 +191,19 @@ class CollectionEvents:
                     self.shelf.add(target, fresh.engine)
         except UsageError as error:
             status = notice_html("error", "Nothing was added.", [str(error)])
-            return status, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return status, *(gr.skip(),) * 8
         if made and not result.added:
             delete_collection(self.shelf.root, target)  # nothing went in: no empty collection is left behind
         status = upload_notice(result)
         if not result.added:
-            return status, None, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return status, None, *(gr.skip(),) * 7
         if made:
             status = notice_html("ok", f"Made the collection “{target}”.") + status
-        # Picking `target` fires the picker's change event, which starts a new conversation there.
+        # The session moves to `target`; ui/web.py then starts a new conversation there if it moved.
+        moved = target != self.collection_of(request)
         self._pick(request, target)
-        return (status, None, *self.handlers(target).catalog(), self.picker_update(target), "", self.table(target))
+        picked = (self.picker_update(target), "", self.table(target), EMPTY_DOC if moved else gr.skip())
+        return (status, None, *self.handlers(target).catalog(), *picked)
 
     # -- deleting and renaming documents --
 
@@ -299,19 +317,26 @@ def document_actions() -> tuple[gr.Textbox, gr.Button, gr.Button, gr.HTML]:
     return rename_box, rename, delete, gr.HTML(elem_id="rag-doc-status")
 
 
-def wire(app: gr.Blocks, events: CollectionEvents, controls: CollectionControls, page):
+def reopen_outputs(controls: CollectionControls, page) -> list:
+    """What `CollectionEvents.reopen` redraws, in its order; ui/web.py wires it after a conversation is shown."""
+    return [controls.picker, page.doc_filter, page.doc_list, page.header, page.doc_view, controls.table]
+
+
+def wire(events: CollectionEvents, controls: CollectionControls, page) -> tuple:
     """Connect the picker, uploads and document actions. `page` is ui/web.py's `_Page` (its chat, session,
-    filter, document list and view, header, upload box and status). Returns the picker's change event, for
-    what else a new conversation must reset (`.then(...)`)."""
+    filter, document list and view, header, upload box and status). Returns the picker's and the uploads'
+    events, for what else a new conversation must reset (`.then(...)`).
+
+    The picker's `.input` fires only when the user picks (its `.change` fires on updates from the server
+    too): an upload or a reopened conversation moves the picker without starting a new conversation."""
     c = controls
     catalog = [page.doc_filter, page.doc_list, page.header]
-    app.load(events.load, [c.picker], [c.picker, *catalog, c.table], **_PRIVATE)
     switched = [page.chatbot, page.session, *catalog, page.doc_view, c.table, c.status]
-    switch = c.picker.change(events.switch, [c.picker], switched, **_PRIVATE)
-    page.files.upload(
+    picked = c.picker.input(events.switch, [c.picker], switched, **_PRIVATE)
+    uploaded = page.files.upload(
         events.upload,
         [c.picker, c.new_name, page.files],
-        [page.upload_status, page.files, *catalog, c.picker, c.new_name, c.table],
+        [page.upload_status, page.files, *catalog, c.picker, c.new_name, c.table, page.doc_view],
         **_ONE_INDEXING_RUN,
         **_PRIVATE,
     )
@@ -320,4 +345,4 @@ def wire(app: gr.Blocks, events: CollectionEvents, controls: CollectionControls,
     renamed = {"inputs": [c.picker, page.doc_list, c.rename_box], "outputs": [*changed, c.rename_box]}
     c.rename.click(events.rename, **renamed, **_ONE_INDEXING_RUN, **_PRIVATE)
     c.rename_box.submit(events.rename, **renamed, **_ONE_INDEXING_RUN, **_PRIVATE)
-    return switch
+    return picked, uploaded

@@ -10,7 +10,8 @@ or is `LOCAL_USER` without one.
 With collections (ui/web_collections.py), `collection_of` says which
 collection a request's session is on: a new conversation is stored with it,
 and a conversation's answers are drawn and its quotes re-checked against its
-own collection's documents (`engine_of`).
+own collection's documents (`engine_of`). `held_in` says which collection a
+saved conversation was held in, so that reopening it can switch the session there.
 
 Every event that changes which conversation is shown returns a `View`'s
 values, in the order of `VIEW_OUTPUTS`: the chat messages, the session, the
@@ -169,6 +170,25 @@ class ConversationHandlers:
     def new(self, request: gr.Request) -> tuple:
         """The "New conversation" button (and the chat's bin): an empty chat; the old one stays listed."""
         return self._view(_user(request), None)
+
+    def held_in(self, conversation_id: str | None, request: gr.Request | None) -> str | None:
+        """The collection this user's conversation was held in (None: no such conversation, or one saved
+        before collections)."""
+        if not isinstance(conversation_id, str):
+            return None
+        try:
+            conversation = self.store.load(_user(request), conversation_id)
+        except RagError:
+            return None
+        return conversation.summary.collection if conversation is not None else None
+
+    def restart_if_moved(self, conversation_id: str | None, request: gr.Request) -> tuple:
+        """After an upload: if it moved the session into another collection than the one the conversation
+        shown is held in, a new conversation there (answers cite one collection's documents); else no change."""
+        held = self.held_in(conversation_id, request)
+        if held is None or held == self.collection_of(request):
+            return (gr.skip(),) * len(VIEW_OUTPUTS)
+        return self.new(request)
 
     def open(self, conversation_id: str | None, request: gr.Request) -> tuple:
         """A conversation picked in the sidebar, with its answers and citations as they were."""
