@@ -230,25 +230,32 @@ def test_with_logins_each_user_sees_only_their_own_conversations(browser, server
         app.close()
 
 
-def start_server(index_dir: Path, port: int) -> subprocess.Popen:
-    """`rag chat` in its own process, as a person would run it."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ui.cli", "chat", "--index-dir", str(index_dir), "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 120
-    for line in process.stdout:
-        if "running at" in line:
-            return process
-        if time.monotonic() > deadline:
-            break
-    process.kill()
-    raise AssertionError("rag chat did not start")
+def start_server(index_dir: Path, port: int, attempts: int = 3) -> subprocess.Popen:
+    """`rag chat` in its own process, as a person would run it. Started again (up to `attempts` times) when it
+    exits before serving: right after a SIGKILL the port can still be held for a moment on a busy machine."""
+    output: list[str] = []
+    for _ in range(attempts):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ui.cli", "chat", "--index-dir", str(index_dir), "--port", str(port)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert process.stdout is not None
+        deadline = time.monotonic() + 120
+        output = []
+        for line in process.stdout:
+            output.append(line)
+            if "running at" in line:
+                return process
+            if time.monotonic() > deadline:
+                break
+        process.kill()
+        process.wait(timeout=30)
+        time.sleep(2)
+    raise AssertionError("rag chat did not start:\n" + "".join(output[-20:]))
 
 
 def test_a_server_killed_mid_conversation_keeps_it_up_to_the_last_full_answer(browser, tmp_path: Path) -> None:
