@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +42,7 @@ from ui.render import answer_html, error_html
 __all__ = ["EXPORT_SCOPES", "VIEW_OUTPUTS", "ConversationHandlers", "conversation_label"]
 
 log = logging.getLogger(__name__)
+EXPORT_KEEP_SECONDS = 3600
 
 VIEW_OUTPUTS = ("chatbot", "session", "conversation_id", "conversation_list", "title", "copy_text")
 EXPORT_SCOPES = [("The whole conversation", "conversation"), ("The last answer", "last")]
@@ -80,6 +83,19 @@ class ConversationHandlers:
         self.store = store
         self.collection_of = collection_of or (lambda request: None)
         self.engine_of = engine_of
+        self._exports = Path(tempfile.mkdtemp(prefix="rag-exports-"))  # one folder for this server's exports
+
+    def _export_folder(self) -> Path:
+        """A fresh folder for one export; exports older than EXPORT_KEEP_SECONDS (downloaded long since:
+        gradio copies a file it serves) are removed, so a long-running chat does not fill the disk."""
+        now = time.time()
+        for old in self._exports.iterdir():
+            try:
+                if now - old.stat().st_mtime > EXPORT_KEEP_SECONDS:
+                    shutil.rmtree(old, ignore_errors=True)
+            except OSError:
+                pass  # removed by a concurrent export
+        return Path(tempfile.mkdtemp(dir=self._exports))
 
     def _documents(self, collection: str | None) -> Mapping[str, Document]:
         """The documents a conversation's quotes come from: its collection's, or the engine's."""
@@ -244,7 +260,7 @@ class ConversationHandlers:
             title = answered[0].question
         documents = self._documents(summary.collection if summary is not None else None)
         items = [export_item(e.question, e.answer, e.error, documents) for e in answered]
-        folder = Path(tempfile.mkdtemp(prefix="rag-export-"))
+        folder = self._export_folder()
         if kind == "html":
             path = folder / f"{_file_name(title)}.html"
             path.write_text(conversation_html(title, items), encoding="utf-8")
