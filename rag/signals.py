@@ -89,30 +89,42 @@ _HOW_MUCH = re.compile(
     r"may|might|must)\b)[a-z]",
     re.IGNORECASE,
 )
-_COUNT = (
-    r"(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
-    r"forty|fifty|hundreds?|thousands?|several|few|many|some|half|a\s+dozen)"
-)
-# A length of time or of distance: a count and a unit ("four-year-old", "200 km", "three decades"), or a start.
-_DURATION = re.compile(
-    rf"\b{_COUNT}[\s-]+(?:[\w-]+[\s-]+)?(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centur(?:y|ies)|"
-    r"km|kilomet(?:er|re)s?|miles?|met(?:er|re)s?|feet|foot)\b|\bsince\s+(?:\d{4}|the\s+\w+|(?-i:[A-Z])\w+)",
+# A length of time or of distance: a count and a unit ("four-year-old", "200 km", "three decades"), or a start
+# ("since 2014"). The unit may stand anywhere in the sentence: a table row names it in its header
+# ("Length (m): 1,066").
+_DURATION_UNIT = re.compile(
+    r"\b(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centur(?:y|ies)|km|kilomet(?:er|re)s?|miles?|"
+    r"met(?:er|re)s?|m|ft|feet|foot|length|long|distance|duration)\b",
     re.IGNORECASE,
 )
-# An amount: money, a share, or a figure with a scale word; a bare year ("since 2022") is not one.
-_AMOUNT = re.compile(
-    r"[$€£¥]\s?\d|\d[\d,.]*\s*(?:%|percent|per\s+cent|billion|million|thousand|trillion|bn\b|dollars?|euros?|"
-    r"pounds?|tons?|tonnes?|barrels?|units?)|\b(?:billions?|millions?|trillions?|thousands?)\s+of\b",
+_SINCE = re.compile(r"\bsince\s+(?:\d{4}|the\s+\w+|(?-i:[A-Z])\w+)", re.IGNORECASE)
+# An amount: money, a share, or a figure with a scale word, anywhere in the sentence (a table's header may
+# name the currency: "Cost (USD): 1,200"); a bare year ("since 2022") is no amount.
+_AMOUNT_WORD = re.compile(
+    r"[$€£¥%]|\b(?:percent|per\s+cent|billions?|millions?|thousands?|trillions?|bn|usd|eur|gbp|dollars?|euros?|"
+    r"pounds?|yuan|rubles?|roubles?|hryvnias?|tons?|tonnes?|barrels?)\b",
     re.IGNORECASE,
 )
+_COUNT_WORD = re.compile(
+    r"\b(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+    r"hundreds?|thousands?|several|few|many|half|dozen)\b",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"^(?:1[5-9]|20)\d\d$")
+
+
+def _figures(text: str) -> list[str]:
+    """The figures of a text, years left out ("2014" places a time, it measures nothing)."""
+    return [n for n in numbers(text) if not _YEAR.match(n)]
 
 
 def states_answer_type(text: str, answer_type: str) -> bool:
     """Whether a sentence states what the question's type asks for (see `QuestionSignals.answer_type`)."""
     if answer_type == "duration":
-        return bool(_DURATION.search(text))
+        counted = bool(_figures(text)) or bool(_COUNT_WORD.search(text))
+        return bool(_SINCE.search(text)) or (counted and bool(_DURATION_UNIT.search(text)))
     if answer_type == "amount":
-        return bool(_AMOUNT.search(text))
+        return bool(_figures(text)) and bool(_AMOUNT_WORD.search(text))
     return states_time(text, answer_type)
 
 

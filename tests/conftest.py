@@ -97,7 +97,7 @@ _REQUIRED = {"llm": "RAG_REQUIRE_LLM", "scorer": "RAG_REQUIRE_SCORER"}
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for marker, skipped in _skipped_required.items():
-        if report.skipped and marker in report.keywords:
+        if report.skipped and marker in report.keywords and not hasattr(report, "wasxfail"):  # xfail is no skip
             skipped.append(report.nodeid)
 
 

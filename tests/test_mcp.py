@@ -5,6 +5,7 @@ model and corpus: the tools are listed, `ask` returns verified quotes, `search` 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import pytest
@@ -17,8 +18,13 @@ pytestmark = pytest.mark.slow
 def test_rag_mcp_over_stdio(corpus_index, engine):
     from mcp import ClientSession, StdioServerParameters, stdio_client
 
+    # The SDK passes a server only a few environment variables (HOME, PATH, ...) unless given `env`; the test
+    # run's own (its scorer choice among them, tests/conftest.py) must reach `rag mcp` to compare answers.
     server = StdioServerParameters(
-        command=sys.executable, args=["-m", "ui.cli", "mcp", "--index-dir", str(corpus_index)], cwd=str(PROJECT_ROOT)
+        command=sys.executable,
+        args=["-m", "ui.cli", "mcp", "--index-dir", str(corpus_index)],
+        cwd=str(PROJECT_ROOT),
+        env=dict(os.environ),
     )
 
     async def calls():

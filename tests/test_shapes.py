@@ -170,6 +170,9 @@ def test_sentences_that_state_a_length_or_an_amount() -> None:
     assert states_answer_type("support fell to 30 percent", "amount")
     assert not states_answer_type("far greater than in 2014", "amount")  # a year is not an amount
     assert not states_answer_type("They argued since it was unclear.", "duration")  # a cause, not a start
+    # A table row names its units in the header.
+    assert states_answer_type("Bridge: Darnytskyi | Length (m): 1,066 | Opened: 2010", "duration")
+    assert states_answer_type("Project: Dam | Cost (USD): 1,200", "amount")
 
 
 def _evidence(text: str, support: float) -> Evidence:
