@@ -23,6 +23,7 @@ from index.paths import PROJECT_ROOT
 from rag.engine import Engine
 from rag.entailment import EntailmentJudge
 from rag.generators import Generator
+from rag.options import scorer_from
 
 __all__ = ["DEFAULT_THRESHOLDS", "check_gate", "run", "run_generator"]
 
@@ -69,7 +70,10 @@ def _benchmark(args: argparse.Namespace) -> int:
         from eval.benchmarks import clapnq as benchmark
     out = args.out or DEFAULT_REPORTS
     out.mkdir(parents=True, exist_ok=True)
-    result = benchmark.run(args.data, out / f"{args.benchmark}-work", limit=args.limit)
+    if args.benchmark == "scifact":  # document retrieval only: the evidence scorer plays no part
+        result = benchmark.run(args.data, out / f"{args.benchmark}-work", limit=args.limit)
+    else:
+        result = benchmark.run(args.data, out / f"{args.benchmark}-work", limit=args.limit, scorer=scorer_from(args))
     (out / f"{args.benchmark}.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     return 0

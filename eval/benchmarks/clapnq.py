@@ -34,7 +34,7 @@ from pathlib import Path
 
 from eval.benchmarks.common import default_out, latency_summary, percentile, table, write_json
 from index.builder import build_index
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.store import read_index
 from index.text import normalize
 from rag import Answer, Engine
@@ -217,8 +217,11 @@ def summarize(asked: dict[str, list[tuple[dict, Answer]]]) -> dict:
     }
 
 
-def run(data_dir: Path, work_dir: Path, limit: int | None = None, raw_text: bool = False) -> dict:
-    """Index the gold passages, ask every question, return the numbers."""
+def run(
+    data_dir: Path, work_dir: Path, limit: int | None = None, raw_text: bool = False, scorer: Embedder | None = None
+) -> dict:
+    """Index the gold passages, ask every question, return the numbers (`scorer`: a separate evidence
+    scorer, as `rag eval --scorer` gives; its sentence vectors are computed once, before the questions)."""
     rows = load_rows(data_dir, limit)
     variant = "raw" if raw_text else "detokenized"
     docs = write_passages(rows, work_dir / f"docs-{variant}", raw_text)
@@ -226,10 +229,10 @@ def run(data_dir: Path, work_dir: Path, limit: int | None = None, raw_text: bool
     embedder = SentenceTransformerEmbedder()
     summary = build_index([docs], index_dir, embedder)
     print(f"index {index_dir}: {summary.documents} passages, {summary.chunks} chunks")
-    engine = Engine(read_index(index_dir), embedder, index_dir)
+    engine = Engine(read_index(index_dir), embedder, index_dir, scorer=scorer)
     engine.ask("warm-up: load the model")  # model load is not a question's latency
     asked = {kind: [(row, engine.ask(row["input"], k=5)) for row in group] for kind, group in rows.items()}
-    return {"text": variant, "chunks": summary.chunks, **summarize(asked)}
+    return {"text": variant, "chunks": summary.chunks, "scorer": engine.scorer_name, **summarize(asked)}
 
 
 def report_table(result: dict) -> str:
