@@ -244,3 +244,18 @@ def test_reopening_a_conversation_whose_collection_is_gone_keeps_the_session_and
     ):
         picker, *_ = events.reopen("Gone", tab)
     assert picker["value"] == "default" and events.collection_of(tab) == "default"
+
+
+def test_an_upload_that_fails_inside_says_so_in_words_and_leaves_no_empty_collection(
+    engine: Engine, tmp_path: Path, monkeypatch
+):
+    import ui.web_collections
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ui.web_collections, "add_uploads", full_disk)
+    events = _events(engine)
+    upload = _file(tmp_path / "in", "harvest.txt", HARVEST)
+    status, *_ = events.upload("default", "Farming", [str(upload)], Request("tab"))
+    assert "could not be indexed" in status and "Farming" not in collection_names(engine.index_dir)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import logging
 import threading
 import typing
 from collections import OrderedDict
@@ -46,6 +47,8 @@ __all__ = [
     "reopen_outputs",
     "wire",
 ]
+
+log = logging.getLogger(__name__)
 
 
 # -- the events ----------------------------------------------------------------
@@ -191,6 +194,12 @@ class CollectionEvents:
                     self.shelf.add(target, fresh.engine)
         except UsageError as error:
             status = notice_html("error", "Nothing was added.", [str(error)])
+            return status, *(gr.skip(),) * 8
+        except Exception:  # add_uploads reports bad files itself; this is a bug or a full disk
+            log.exception("adding uploads failed")
+            if made:
+                delete_collection(self.shelf.root, target)  # nothing went in: no empty collection is left behind
+            status = notice_html("error", "The files could not be indexed. The app is still running: try again.")
             return status, *(gr.skip(),) * 8
         if made and not result.added:
             delete_collection(self.shelf.root, target)  # nothing went in: no empty collection is left behind
