@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "DocumentLoadError",
     "IndexBusyError",
+    "IndexChangedError",
     "IndexMismatchError",
     "IndexNotFoundError",
     "InvalidQuestionError",
@@ -40,6 +41,10 @@ class IndexMismatchError(RagError):
 class IndexBusyError(RagError):
     def __init__(self, index_dir: object) -> None:
         super().__init__(f"another process is building the index at {index_dir}; wait for it to finish and try again")
+
+
+class IndexChangedError(RagError):
+    """The index was rebuilt by another process while this one read it (the engine reloads and asks again)."""
 
 
 class InvalidQuestionError(RagError):

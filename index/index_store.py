@@ -55,6 +55,11 @@ class IndexStore(Protocol):
         """The rows of every chunk of these documents, ascending."""
         ...
 
+    def is_current(self) -> bool:
+        """False once a newer build has replaced the one this was read from (`rag index` run by another
+        process): the caller then reads the store again. Cheap enough to call every few seconds."""
+        ...
+
 
 def top_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(scores, rows) of the k best positive entries of a whole-corpus score array, best first."""

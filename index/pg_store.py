@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from index.errors import IndexMismatchError, IndexNotFoundError, RagError, StoreUnavailableError
+from index.errors import IndexChangedError, IndexMismatchError, IndexNotFoundError, RagError, StoreUnavailableError
 from index.lexical import BM25_B, BM25_K1
 from index.store import Manifest
 from index.text import tokenize
@@ -231,9 +231,9 @@ class PgIndex:
         error to act on, not an empty result to answer from."""
         known = [(score, self._row_of[db_id]) for db_id, score in found if db_id in self._row_of]
         if whole_corpus and found and not known:
-            raise RagError(
+            raise IndexChangedError(
                 f"the index at {redacted(self.url)} was rebuilt after this process opened it: "
-                "restart the app (or reload the index) to answer from the new one"
+                "reload it (`Engine` does so by itself) to answer from the new one"
             )
         scores = np.array([s for s, _ in known], dtype=np.float32)
         return scores, np.array([r for _, r in known], dtype=np.int64)
@@ -317,12 +317,24 @@ class PgIndex:
         try:
             return np.vstack([_array(found[int(self._ids[row])]) for row in rows.tolist()])
         except KeyError:
-            raise RagError(
-                f"the index at {redacted(self.url)} changed while this process read it: reload it (restart the app)"
+            raise IndexChangedError(
+                f"the index at {redacted(self.url)} changed while this process read it: reload it "
+                "(`Engine` does so by itself)"
             ) from None
 
     def rows_of(self, doc_ids: Collection[str]) -> np.ndarray:
         return np.array(sorted(r for d in set(doc_ids) for r in self._doc_rows.get(d, [])), dtype=np.int64)
+
+    def is_current(self) -> bool:
+        """Every build, incremental or not, writes a new manifest with its own `created` time."""
+        import psycopg
+
+        try:
+            with self._conn() as conn:
+                found = conn.execute("SELECT value->>'created' FROM rag_meta WHERE key = 'manifest'").fetchone()
+        except psycopg.Error as error:
+            raise StoreUnavailableError(f"reading the index at {redacted(self.url)} failed: {error}") from error
+        return found is None or found[0] is None or float(found[0]) == float(self._manifest.created)
 
 
 def _array(vector: object) -> np.ndarray:

@@ -115,6 +115,11 @@ class IndexData:
         wanted = set(doc_ids)
         return np.array([row for row, c in enumerate(self.chunks) if c.doc_id in wanted], dtype=np.int64)
 
+    def is_current(self) -> bool:
+        # `path` is <index_dir>/builds/<name>; a build made since points CURRENT at another name.
+        now = current_build(self.path.parent.parent)
+        return now is None or now.name == self.path.name
+
 
 @contextlib.contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embedder import Embedder, SentenceTransformerEmbedder, embed_queries
-from index.errors import InvalidQuestionError
+from index.errors import IndexChangedError, InvalidQuestionError, RagError
 from index.index_store import IndexStore
 from index.open import open_index, read_store, update_sources
 from index.paths import default_index_dir
@@ -54,6 +54,9 @@ from rag.signals import Vocabulary, document_name_words, named_documents, read_s
 from rag.types import Answer, Turn
 
 __all__ = ["MAX_QUESTION_CHARS", "AnswerSettings", "Engine", "FoundEvidence", "clean_question", "document_name_words"]
+
+# How often a running engine asks its store whether another process has built the index since (seconds).
+INDEX_CHECK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,10 @@ class Engine:
         self.settings = settings or (scorer_settings(scorer) if scorer is not None else AnswerSettings())
         self._embed_lock = threading.Lock()  # one encode at a time on a small CPU
         self._update_lock = threading.Lock()  # one index update at a time from this process
+        self._follow_lock = threading.Lock()  # one thread at a time checks for (and loads) a newer build
+        self.check_seconds = INDEX_CHECK_SECONDS
         self._snapshot = self._new_snapshot(data, progress=progress)
+        self._checked_at = time.monotonic()
 
     # -- opening and updating ------------------------------------------------
 
@@ -213,6 +219,29 @@ class Engine:
     def reload(self) -> None:
         self._snapshot = self._new_snapshot(read_store(self.index_dir, self.store, expect_model=self.embedder.name))
 
+    def follow_index(self, *, force: bool = False) -> bool:
+        """Load the index again when another process has built it since this snapshot was read (`rag index`
+        beside a running app, on the same folder or database; a standby that replayed a build). Checked
+        at most every `check_seconds` and by one thread at a time: the others go on answering from the
+        snapshot they have. Unless `force`d, a store that cannot be read now is left for the question's
+        own search to report. True when it reloaded."""
+        if not force and time.monotonic() - self._checked_at < self.check_seconds:
+            return False
+        if not self._follow_lock.acquire(blocking=force):
+            return False
+        try:
+            self._checked_at = time.monotonic()
+            if self.data.is_current():
+                return False
+            self.reload()
+            return True
+        except RagError:
+            if force:
+                raise
+            return False
+        finally:
+            self._follow_lock.release()
+
     def _new_snapshot(self, data: IndexStore, *, progress: bool = False) -> _Snapshot:
         stored = None
         if self.scorer is not None:
@@ -247,7 +276,18 @@ class Engine:
         k: int = 5,
         doc_ids: Collection[str] | None = None,
     ) -> FoundEvidence:
-        """Retrieve passages and score their sentences as evidence (no answer yet)."""
+        """Retrieve passages and score their sentences as evidence (no answer yet), from the newest build
+        of the index (`follow_index`)."""
+        self.follow_index()
+        try:
+            return self._find_evidence(question, history, k=k, doc_ids=doc_ids)
+        except IndexChangedError:  # rebuilt while this question read it: read the new build and ask once more
+            self.follow_index(force=True)
+            return self._find_evidence(question, history, k=k, doc_ids=doc_ids)
+
+    def _find_evidence(
+        self, question: str, history: Sequence[Turn], *, k: int, doc_ids: Collection[str] | None
+    ) -> FoundEvidence:
         started = time.perf_counter()
         question, history, k = clean_question(question), clean_history(history), clamp_k(k)
         snapshot, settings = self._snapshot, self.settings

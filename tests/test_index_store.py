@@ -46,11 +46,14 @@ class ListStore:
     def rows_of(self, doc_ids):
         return np.array([i for i, c in enumerate(self.chunks) if c.doc_id in set(doc_ids)], dtype=np.int64)
 
+    def is_current(self):
+        return True
+
 
 def test_both_stores_and_the_fake_implement_the_protocol() -> None:
     assert isinstance(ListStore(), IndexStore)
     for store in (IndexData, PgIndex):
-        for method in ("dense_top", "lexical_top", "lexical_scores", "vectors_of", "rows_of"):
+        for method in ("dense_top", "lexical_top", "lexical_scores", "vectors_of", "rows_of", "is_current"):
             assert callable(getattr(store, method)), (store, method)
 
 

@@ -72,6 +72,50 @@ def test_rag_index_writes_to_the_primary_and_answers_come_from_the_standby(
     assert {row["doc_id"] for row in json.loads(listed.stdout)} == set(on_standby.data.documents)
 
 
+def test_running_engines_answer_from_a_build_made_by_another_process(pg_server, pg_standby, embedder, tmp_path) -> None:
+    """Two app processes' engines (one reading the primary, one the standby) keep answering while `rag index`
+    adds a document and then rebuilds: each picks up the new build by itself, with no restart."""
+    from rag.engine import Engine
+
+    pg_server.create_database("following")
+    primary = pg_server.url.rsplit("/", 1)[0] + "/following"
+    readers = _both(pg_server, pg_standby, "following", "prefer-standby")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "harbour.txt").write_text("Harbour cranes lift containers onto ships. Velmar's harbour has nine cranes.")
+    assert rag("index", str(docs), store=primary, tmp_path=tmp_path).returncode == 0
+    pg_standby.wait_for_replay(pg_server)
+    engines = [
+        Engine.open(tmp_path / "files", embedder=embedder, build_if_missing=False, store=url)
+        for url in (primary, readers)
+    ]
+    for engine in engines:
+        engine.check_seconds = 0.0  # check before every question (the default waits a few seconds)
+    question = "Who writes down every ship that passes at dawn?"
+    assert all(engine.ask(question).refused for engine in engines)
+
+    (docs / "lighthouse.txt").write_text(
+        "The lighthouse keeper of Orsk writes down every ship that passes at dawn. He has kept the log since 1974."
+    )
+    added = rag("index", str(docs), store=primary, tmp_path=tmp_path)
+    assert added.returncode == 0, added.stderr
+    pg_standby.wait_for_replay(pg_server)
+    for engine in engines:
+        answer = engine.ask(question)
+        assert not answer.refused and answer.citations[0].doc_id == "lighthouse"
+
+    # A rebuild gives every chunk a new row: the rows these engines know are gone, and they follow.
+    before = [engine.data for engine in engines]
+    rebuilt = rag("index", str(docs), "--rebuild", store=primary, tmp_path=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    pg_standby.wait_for_replay(pg_server)
+    for engine, old in zip(engines, before, strict=True):
+        engine.check_seconds = 3600.0  # no check before the question: the search itself meets the new rows
+        answer = engine.ask(question)
+        assert engine.data is not old and engine.data.is_current()
+        assert not answer.refused and answer.citations[0].doc_id == "lighthouse"
+
+
 def test_a_standby_refuses_writes(pg_server, pg_standby, tmp_path) -> None:
     """Pointing `rag index` at the standby alone fails with a message, and never half-writes."""
     pg_server.create_database("standby_only")

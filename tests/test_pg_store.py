@@ -163,7 +163,7 @@ def test_nul_characters_are_stored_as_spaces_keeping_every_offset(tmp_path, pg_d
 
 
 def test_a_process_that_opened_the_index_before_a_rebuild_is_told_to_reload(tmp_path, pg_database, embedder) -> None:
-    from index.errors import RagError
+    from index.errors import IndexChangedError
     from index.pg_build import build_pg
 
     folder = tmp_path / "docs"
@@ -173,8 +173,10 @@ def test_a_process_that_opened_the_index_before_a_rebuild_is_told_to_reload(tmp_
     opened = PgIndex.open(pg_database)
     vector = embedder.embed(["cranes in the harbour"])[0]
     assert opened.dense_top(vector, 3)[1].size == 1
+    assert opened.is_current()
     build_pg([folder], pg_database, embedder, chunk_size=128, chunk_overlap=32, rebuild=True)
-    with pytest.raises(RagError, match="rebuilt after this process opened it"):
+    assert not opened.is_current()
+    with pytest.raises(IndexChangedError, match="rebuilt after this process opened it"):
         opened.dense_top(vector, 3)
     assert PgIndex.open(pg_database).dense_top(vector, 3)[1].size == 1
 
