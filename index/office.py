@@ -11,6 +11,7 @@ Title, authors and date come from the file's core properties.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import date, datetime
 
 from index.containers import check_package
@@ -37,24 +38,57 @@ def core_metadata(properties: object) -> dict[str, object]:
 
 
 def read_docx(data: bytes) -> dict[str, object]:
-    check_package(data, ".docx")
+    return _read_package(data, ".docx", _docx_text)
+
+
+def read_pptx(data: bytes) -> dict[str, object]:
+    return _read_package(data, ".pptx", _pptx_text)
+
+
+def _read_package(data: bytes, suffix: str, read: Callable[[bytes], tuple[TextBuilder, object]]) -> dict[str, object]:
+    """The fields of a .docx or .pptx: `read` gives its text and its core properties; a damaged file
+    becomes a DocumentLoadError that names the library's complaint."""
+    check_package(data, suffix)
+    try:
+        text, properties = read(data)
+        metadata = core_metadata(properties)
+    except DocumentLoadError:
+        raise
+    except Exception as error:  # python-docx/-pptx raise KeyError, ValueError, lxml errors... for a damaged part
+        raise DocumentLoadError(f"damaged {suffix} file ({type(error).__name__}: {error})") from error
+    return {**text.fields(), **metadata}
+
+
+def _docx_text(data: bytes) -> tuple[TextBuilder, object]:
     import docx
     from docx.table import Table
 
-    try:
-        document = docx.Document(io.BytesIO(data))
-        text = TextBuilder()
-        for block in document.iter_inner_content():
-            if isinstance(block, Table):
-                text.table([[cell.text for cell in row.cells] for row in block.rows])
-            else:
-                text.paragraph(block.text)
-        metadata = core_metadata(document.core_properties)
-    except DocumentLoadError:
-        raise
-    except Exception as error:  # python-docx raises KeyError, ValueError, lxml errors... for a damaged part
-        raise DocumentLoadError(f"damaged .docx file ({type(error).__name__}: {error})") from error
-    return {**text.fields(), **metadata}
+    document = docx.Document(io.BytesIO(data))
+    text = TextBuilder()
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            text.table([[cell.text for cell in row.cells] for row in block.rows])
+        else:
+            text.paragraph(block.text)
+    return text, document.core_properties
+
+
+def _pptx_text(data: bytes) -> tuple[TextBuilder, object]:
+    import pptx
+
+    presentation = pptx.Presentation(io.BytesIO(data))
+    text = TextBuilder()
+    for slide in presentation.slides:
+        text.page()
+        title = slide.shapes.title
+        if title is not None and title.has_text_frame:
+            text.paragraph(title.text_frame.text)
+        for shape in slide.shapes:
+            if title is None or shape.shape_id != title.shape_id:
+                _shape_blocks(shape, text)
+        if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
+            text.paragraph(slide.notes_slide.notes_text_frame.text)
+    return text, presentation.core_properties
 
 
 def _shape_blocks(shape: object, text: TextBuilder) -> None:
@@ -67,28 +101,3 @@ def _shape_blocks(shape: object, text: TextBuilder) -> None:
     elif getattr(shape, "has_text_frame", False):
         for paragraph in shape.text_frame.paragraphs:  # type: ignore[attr-defined]
             text.paragraph(paragraph.text)
-
-
-def read_pptx(data: bytes) -> dict[str, object]:
-    check_package(data, ".pptx")
-    import pptx
-
-    try:
-        presentation = pptx.Presentation(io.BytesIO(data))
-        text = TextBuilder()
-        for slide in presentation.slides:
-            text.page()
-            title = slide.shapes.title
-            if title is not None and title.has_text_frame:
-                text.paragraph(title.text_frame.text)
-            for shape in slide.shapes:
-                if title is None or shape.shape_id != title.shape_id:
-                    _shape_blocks(shape, text)
-            if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
-                text.paragraph(slide.notes_slide.notes_text_frame.text)
-        metadata = core_metadata(presentation.core_properties)
-    except DocumentLoadError:
-        raise
-    except Exception as error:  # python-pptx raises KeyError, ValueError, lxml errors... for a damaged part
-        raise DocumentLoadError(f"damaged .pptx file ({type(error).__name__}: {error})") from error
-    return {**text.fields(), **metadata}
