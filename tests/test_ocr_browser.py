@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_ocr import PHOTO_LINES, image_bytes, tesseract  # noqa: F401 (a fixture)
-from tests.web_fixtures import CHROMIUM, CHROMIUM_ARGS, RunningApp, running_app
+from tests.web_fixtures import CHROMIUM, RunningApp, chat_page, chromium, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -18,7 +18,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
 if not CHROMIUM.exists():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 def test_an_uploaded_image_is_quoted_with_the_ocr_mark(server: RunningApp, tmp_path: Path, tesseract) -> None:  # noqa: F811
     photo = tmp_path / "bakery-sign.png"
     photo.write_bytes(image_bytes(PHOTO_LINES, "PNG"))
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(server.url)
-        page.wait_for_selector("#rag-chat", timeout=WAIT_MS)
-
+    with chromium() as browser, chat_page(browser, server.url, WAIT_MS) as page:
         page.locator("#rag-upload input[type=file]").set_input_files(str(photo))
         status = "(document.querySelector('#rag-upload-status .rag-notice') || {}).innerText || ''"
         page.wait_for_function(f"() => ({status}).includes('Added')", timeout=WAIT_MS)
@@ -53,5 +46,3 @@ def test_an_uploaded_image_is_quoted_with_the_ocr_mark(server: RunningApp, tmp_p
         assert "may contain recognition errors" in (mark.get_attribute("title") or "")
         page.wait_for_timeout(300)  # let the chat finish scrolling
         page.screenshot(path=str(SCREENSHOTS / "ocr-citation.png"), full_page=True)
-        browser.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"

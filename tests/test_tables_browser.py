@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.format_files import make_pptx, make_xlsx
-from tests.web_fixtures import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.web_fixtures import chat_page, chromium, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 WAIT_MS = 60_000
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
@@ -60,13 +60,8 @@ def url(tmp_path_factory, embedder) -> Iterator[str]:
 
 @pytest.fixture
 def page(url: str) -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(url)
-        page.wait_for_selector("#rag-chat", timeout=WAIT_MS)
+    with chromium() as browser, chat_page(browser, url, WAIT_MS) as page:
         yield page
-        browser.close()
 
 
 def ask(page, question: str):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from index.loaders import MAX_FILE_BYTES
-from tests.web_fixtures import CHROMIUM, CHROMIUM_ARGS, RunningApp, normalized, running_app
+from tests.web_fixtures import CHROMIUM, RunningApp, chat_page, chromium, normalized, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,7 +25,7 @@ WAIT_MS = 30_000
 
 if not CHROMIUM.exists():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
@@ -36,23 +36,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser, server: RunningApp) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(server.url)
-    page.wait_for_selector("#rag-chat", timeout=WAIT_MS)
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with chat_page(browser, server.url, WAIT_MS) as page:
+        yield page
 
 
 def ask(page, question: str):

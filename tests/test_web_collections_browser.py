@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import PEACE, TALKS
-from tests.web_fixtures import CHROMIUM, CHROMIUM_ARGS, free_port, normalized
+from tests.web_fixtures import CHROMIUM, chat_page, chromium, free_port, normalized
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,7 +33,7 @@ BEES = (
 
 if not CHROMIUM.exists():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 @dataclass
@@ -69,24 +69,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser, server: Server) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(server.url)
-    page.wait_for_selector("#rag-chat", timeout=WAIT_MS)
-    page.wait_for_selector("#rag-collection input", timeout=WAIT_MS)
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with chat_page(browser, server.url, WAIT_MS, viewport={"width": 1280, "height": 1000}) as page:
+        page.wait_for_selector("#rag-collection input", timeout=WAIT_MS)
+        yield page
 
 
 def picked(page) -> str:

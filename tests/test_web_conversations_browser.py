@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web_fixtures import CHROMIUM, CHROMIUM_ARGS, CORPUS, RunningApp, free_port, normalized, running_app
+from tests.web_fixtures import CHROMIUM, CORPUS, RunningApp, chromium, free_port, normalized, open_chat, running_app
 from ui.conversations import DATABASE_NAME, LOCAL_USER, ConversationStore
 from ui.export import VERIFIED
 from ui.web import build_app, launch
@@ -32,7 +32,7 @@ PHONE = {"width": 390, "height": 844}
 
 if not CHROMIUM.exists():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +43,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -59,13 +57,7 @@ def context(browser) -> Iterator[object]:
 
 
 def open_page(context, url: str) -> object:
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url)
-    page.wait_for_selector("#rag-chat", timeout=WAIT_MS)
-    page.errors = errors
-    return page
+    return open_chat(context, url, WAIT_MS)
 
 
 def ask(page, question: str) -> object:

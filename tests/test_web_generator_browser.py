@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.web_fixtures import CHROMIUM, CHROMIUM_ARGS, free_port, normalized
+from tests.web_fixtures import CHROMIUM, chat_page, chromium, free_port, normalized
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,7 +25,7 @@ HOSTILE = '<img src=x onerror="window.pwned=1"> The moon is made of cheese [2].'
 
 if not CHROMIUM.exists():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 class SlowScriptedGenerator:
@@ -65,16 +65,8 @@ def url(engine, generator, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.fixture
 def page(url: str) -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(url)
-        page.wait_for_selector("#rag-chat", timeout=WAIT_MS)
+    with chromium() as browser, chat_page(browser, url, WAIT_MS) as page:
         yield page
-        browser.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 # Like/Dislike buttons a person can see in the chat.

@@ -62,6 +62,48 @@ def running_app(folder: Path) -> Iterator[RunningApp]:
         time.sleep(0.2)
 
 
+@contextlib.contextmanager
+def chromium() -> Iterator[object]:
+    """Debian's Chromium, headless, driven by Playwright (`playwright install` cannot download browsers here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_chat(context, url: str, wait_ms: int = 30_000) -> object:
+    """A new page of `context` on the chat at `url`, once the chat is shown. JavaScript errors the page
+    raises are collected in its `errors` list (`no_page_errors` fails a test on them)."""
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors
+    page.goto(url)
+    page.wait_for_selector("#rag-chat", timeout=wait_ms)
+    return page
+
+
+@contextlib.contextmanager
+def chat_page(browser, url: str, wait_ms: int = 30_000, **context_options: object) -> Iterator[object]:
+    """The chat at `url` in a fresh browser context (its own storage; 1280x900 unless `context_options` say
+    otherwise); the test fails if the page raised a JavaScript error."""
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context_options})
+    try:
+        page = open_chat(context, url, wait_ms)
+        yield page
+    finally:
+        context.close()
+    no_page_errors(page)
+
+
+def no_page_errors(page) -> None:
+    assert not page.errors, f"JavaScript errors on the page: {page.errors}"
+
+
 def normalized(text: str) -> str:
     """Text with every run of whitespace (no-break spaces too) as one space: how a browser shows it."""
     return " ".join(text.split())
