@@ -10,6 +10,7 @@ fails or is killed leaves the previous index as it was, readable all along.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -21,6 +22,7 @@ from index.embedder import Embedder
 from index.errors import NothingToIndexError
 from index.loaders import load_documents
 from index.onnx_embedder import backend_of, vector_family
+from index.pg_bm25 import add_term_counts, ensure_terms_table
 from index.pg_store import chunk_terms, connect, document_body, redacted
 from index.store import FORMAT_VERSION, IndexData, Manifest
 from index.types import Chunk, Document
@@ -47,7 +49,7 @@ EMBED_BATCH = 256  # chunks embedded and written at a time: memory stays flat ho
 _LOCK_KEY = 7_242_014  # pg_advisory_xact_lock key: one `rag index` writer per database at a time
 
 
-_TABLES = ("rag_meta", "rag_documents", "rag_chunks", "rag_postings")
+_TABLES = ("rag_meta", "rag_documents", "rag_chunks", "rag_postings", "rag_terms")
 NEXT = "_next"  # a rebuild writes tables with this suffix and swaps them in just before it commits
 
 
@@ -75,6 +77,8 @@ def create_tables(conn, dimension: int, suffix: str = "") -> None:
         f"CREATE TABLE rag_postings{suffix} (term text NOT NULL, chunk bigint NOT NULL, tf int NOT NULL, "
         "length int NOT NULL, PRIMARY KEY (term, chunk))"
     )
+    # Each term's document frequency, kept by every insert and delete (index.pg_bm25 reads it).
+    conn.execute(f"CREATE TABLE rag_terms{suffix} (term text PRIMARY KEY, df int NOT NULL)")
 
 
 def swap_in(conn, suffix: str = NEXT) -> None:
@@ -142,6 +146,7 @@ def insert_chunks(
             for db_id, (terms, length) in zip(ids, postings, strict=True):
                 for term, tf in terms.items():
                     copy.write_row((term.replace("\x00", " "), db_id, tf, length))
+    add_term_counts(conn, Counter(term for terms, _ in postings for term in terms), suffix)
 
 
 def write_manifest(conn, manifest_fields: dict[str, object], suffix: str = "") -> Manifest:
@@ -237,10 +242,15 @@ def build_pg(
             dimension = embedder.dimension
             create_tables(conn, dimension, suffix)
         gone = [doc_id for doc_id in old_docs if doc_id not in unchanged]
+        if old_docs:
+            ensure_terms_table(conn)
         if gone:
-            conn.execute(
-                "DELETE FROM rag_postings p USING rag_chunks c WHERE p.chunk = c.id AND c.doc_id = ANY(%s)", (gone,)
-            )
+            removed = conn.execute(
+                "WITH gone AS (DELETE FROM rag_postings p USING rag_chunks c WHERE p.chunk = c.id "
+                "AND c.doc_id = ANY(%s) RETURNING p.term) SELECT term, count(*) FROM gone GROUP BY term",
+                (gone,),
+            ).fetchall()
+            add_term_counts(conn, Counter(dict(removed)), sign=-1)
             conn.execute("DELETE FROM rag_documents WHERE id = ANY(%s)", (gone,))
         position = {d.id: i for i, d in enumerate(documents)}
         if unchanged:

@@ -11,7 +11,8 @@ Tables (created by the first `rag index --store postgresql://…`, see `index.pg
                    on the vector cast to halfvec (half the memory; the scores returned are still
                    the full-precision inner products)
     rag_postings   (term, chunk, tf): exact BM25 with the same tokenizer and parameters as the
-                   local store (index.text.tokenize, index.lexical.BM25_K1/BM25_B)
+                   local store (index.text.tokenize, index.lexical.BM25_K1/BM25_B), index.pg_bm25
+    rag_terms      (term, df): each term's document frequency, kept current by every build
 
 Documents and chunk offsets are read once when the index is opened (the query side's caches need
 them); vectors and postings stay in the database and are searched there. Several processes can share
@@ -32,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from index.errors import IndexChangedError, IndexMismatchError, IndexNotFoundError, RagError, StoreUnavailableError
-from index.lexical import BM25_B, BM25_K1
+from index.pg_bm25 import QueryTerms, query_terms, scores_of, top_k
 from index.store import Manifest
 from index.text import tokenize
 from index.types import Chunk, Document
@@ -129,8 +130,10 @@ class PgIndex:
         chunks: list[Chunk],
         ids: np.ndarray,
         pool_size: int = 8,
+        has_terms: bool = True,
     ) -> None:
         self.url = url
+        self._has_terms = has_terms  # False: written before rag_terms existed (index.pg_bm25 counts postings)
         self._manifest = manifest
         self._documents = documents
         self._chunks = chunks
@@ -167,6 +170,7 @@ class PgIndex:
                         doc_id: _document(body)
                         for doc_id, body in conn.execute("SELECT id, body FROM rag_documents ORDER BY position")
                     }
+                    has_terms = conn.execute("SELECT to_regclass('rag_terms') IS NOT NULL").fetchone()[0]
                     chunks, ids = [], []
                     rows = conn.execute(
                         "SELECT c.id, c.chunk_id, c.doc_id, c.start_at, c.end_at, c.sentences, c.page "
@@ -181,7 +185,7 @@ class PgIndex:
                 raise IndexNotFoundError(redacted(url)) from None
             except psycopg.Error as error:
                 raise StoreUnavailableError(f"reading the index at {redacted(url)} failed: {error}") from error
-        return cls(url, manifest, documents, chunks, np.array(ids, dtype=np.int64))
+        return cls(url, manifest, documents, chunks, np.array(ids, dtype=np.int64), has_terms=has_terms)
 
     @contextmanager
     def _conn(self) -> Iterator:
@@ -260,36 +264,17 @@ class PgIndex:
             found = conn.execute(sql, {"q": vector, "k": int(k), "docs": list(doc_ids or [])}).fetchall()
         return self._rows(found, whole_corpus=not doc_ids)
 
-    def _bm25(self, query: str, rows: np.ndarray | None, k: int | None) -> list[tuple[int, float]]:
+    def _query_terms(self, conn, query: str) -> QueryTerms | None:
         counts = Counter(tokenize(query))
         if not counts or not self._chunks:
-            return []
-        where = "AND p.chunk = ANY(%(ids)s)" if rows is not None else ""
-        limit = "ORDER BY 2 DESC LIMIT %(k)s" if k is not None else ""
-        sql = f"""
-            WITH q AS (SELECT * FROM unnest(%(terms)s::text[], %(times)s::int[]) AS q(term, times)),
-            stats AS (SELECT (value->>'chunks')::float8 AS n, (value->>'tokens')::float8 AS tokens
-                      FROM rag_meta WHERE key = 'stats'),
-            df AS (SELECT p.term, count(*)::float8 AS df FROM rag_postings p JOIN q USING (term) GROUP BY p.term)
-            SELECT p.chunk, sum(q.times * ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))
-                   * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / (stats.tokens / stats.n))))
-            FROM rag_postings p JOIN q USING (term) JOIN df USING (term) CROSS JOIN stats
-            WHERE true {where}
-            GROUP BY p.chunk {limit}
-        """
-        params = {
-            "terms": list(counts),
-            "times": list(counts.values()),
-            "k1": BM25_K1,
-            "b": BM25_B,
-            "k": k,
-            "ids": self._ids[rows].tolist() if rows is not None else None,
-        }
-        with self._conn() as conn:
-            return conn.execute(sql, params).fetchall()
+            return None
+        return query_terms(conn, counts, self._has_terms)
 
     def lexical_top(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        scores, rows = self._rows([(db_id, s) for db_id, s in self._bm25(query, None, int(k)) if s > 0])
+        with self._conn() as conn:
+            terms = self._query_terms(conn, query)
+            found, _ = top_k(conn, terms, int(k)) if terms is not None else ([], False)
+        scores, rows = self._rows([(db_id, s) for db_id, s in found if s > 0])
         order = np.argsort(-scores, kind="stable")
         return scores[order], rows[order]
 
@@ -298,8 +283,11 @@ class PgIndex:
         scores = np.zeros(len(rows), dtype=np.float32)
         if rows.size == 0:
             return scores
+        with self._conn() as conn:
+            terms = self._query_terms(conn, query)
+            found = scores_of(conn, terms, self._ids[rows].tolist()) if terms is not None else []
         position = {int(row): i for i, row in enumerate(rows.tolist())}
-        found_scores, found_rows = self._rows(self._bm25(query, rows, None))
+        found_scores, found_rows = self._rows(found)
         for score, row in zip(found_scores.tolist(), found_rows.tolist(), strict=True):
             scores[position[row]] = score
         return scores
