@@ -134,6 +134,7 @@ class PgIndex:
     ) -> None:
         self.url = url
         self._has_terms = has_terms  # False: written before rag_terms existed (index.pg_bm25 counts postings)
+        self.lexical_searches = self.pruned_searches = 0  # top-k BM25 searches, and those the pruned search answered
         self._manifest = manifest
         self._documents = documents
         self._chunks = chunks
@@ -273,7 +274,9 @@ class PgIndex:
     def lexical_top(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         with self._conn() as conn:
             terms = self._query_terms(conn, query)
-            found, _ = top_k(conn, terms, int(k)) if terms is not None else ([], False)
+            found, pruned = top_k(conn, terms, int(k)) if terms is not None else ([], False)
+        self.lexical_searches += 1
+        self.pruned_searches += pruned
         scores, rows = self._rows([(db_id, s) for db_id, s in found if s > 0])
         order = np.argsort(-scores, kind="stable")
         return scores[order], rows[order]
