@@ -23,7 +23,7 @@ from index.index_store import IndexStore
 from index.paths import DEFAULT_CORPUS
 from index.store import Manifest, read_index, read_manifest
 
-__all__ = ["build", "open_index", "read_store", "stored_manifest", "update_sources"]
+__all__ = ["build", "chunking_of", "open_index", "read_store", "stored_manifest", "update_sources"]
 
 
 def read_store(index_dir: Path, store: str | None = None, expect_model: str | None = None) -> IndexStore:
@@ -106,9 +106,20 @@ def open_index(
     return read_store(index_dir, store, expect_model=embedder.name)
 
 
+def chunking_of(manifest: Manifest | None) -> dict[str, int]:
+    """The chunk size and overlap `manifest`'s index was split with (the defaults when there is no index yet):
+    what an update keeps unless told otherwise, since other sizes would split and embed every document again."""
+    from index.builder import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
+
+    if manifest is None:
+        return {"chunk_size": DEFAULT_CHUNK_SIZE, "chunk_overlap": DEFAULT_CHUNK_OVERLAP}
+    return {"chunk_size": int(manifest.chunk_size), "chunk_overlap": int(manifest.chunk_overlap)}
+
+
 def update_sources(
     index_dir: Path, embedder: Embedder, sources: Sequence[Path], *, progress: bool = False, store: str | None = None
 ):
-    """Index exactly `sources` incrementally (new or changed files embedded, missing ones removed);
-    returns the `IndexSummary`. The caller reloads the index to answer from it."""
-    return build(list(sources), index_dir, embedder, store=store, progress=progress)
+    """Index exactly `sources` incrementally (new or changed files embedded, missing ones removed), split as
+    the index was; returns the `IndexSummary`. The caller reloads the index to answer from it."""
+    chunking = chunking_of(stored_manifest(index_dir, store))
+    return build(list(sources), index_dir, embedder, store=store, progress=progress, **chunking)

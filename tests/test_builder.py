@@ -244,3 +244,21 @@ def test_each_build_keeps_exactly_the_one_before_it(tmp_path: Path):
         build_index([corpus], index_dir, embedder)
         names.append(current_build(index_dir).name)
     assert len(set(names)) == 3 and _build_names(index_dir) == set(names[-2:])
+
+
+def test_an_update_keeps_the_chunk_size_the_index_was_built_with(tmp_path: Path):
+    """Uploads and `rag index` without --chunk-size add to an index split at another size without re-embedding it."""
+    from index.open import update_sources
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    embedder = CountingEmbedder()
+    first = build_index([corpus], index_dir, embedder, chunk_size=48, chunk_overlap=8)
+    (tmp_path / "delta.txt").write_text("Delta is a new file about harbours. " * 10)
+    embedder.embedded.clear()
+    summary = update_sources(index_dir, embedder, [corpus, tmp_path / "delta.txt"])
+    data = read_index(index_dir)
+    assert (data.manifest.chunk_size, data.manifest.chunk_overlap) == (48, 8)
+    delta = [c.text for c in data.chunks if c.doc_id == "delta"]
+    assert summary.embedded == len(delta) and sorted(embedder.embedded) == sorted(delta)
+    assert summary.chunks == first.chunks + len(delta)

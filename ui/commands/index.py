@@ -38,7 +38,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="vector index (auto: exact up to 50,000 chunks, HNSW above; with --store, exact up to 10,000)",
     )
-    parser.add_argument("--chunk-size", type=int, default=None, help="chunk size in model tokens (default 128)")
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="chunk size in model tokens (default: the index's own; 128 for a new one)",
+    )
     parser.add_argument(
         "--follow-links",
         action="store_true",
@@ -76,8 +81,7 @@ def _dropped_sources_note(earlier: list[Path], paths: list[Path], removed: int) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from index.builder import DEFAULT_CHUNK_SIZE
-    from index.open import build, stored_manifest
+    from index.open import build, chunking_of, stored_manifest
     from index.paths import DEFAULT_CORPUS
 
     index_dir = index_dir_from(args)
@@ -101,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         index_dir,
         embedder_from(args),
         store=store,
-        chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
+        # The index's own chunking unless --chunk-size says otherwise (other sizes would re-embed everything).
+        **({"chunk_size": args.chunk_size} if args.chunk_size else chunking_of(manifest)),
         vector_index=args.vector_index,
         rebuild=args.rebuild,
         follow_links=args.follow_links,
