@@ -104,6 +104,7 @@ class _Snapshot:
         self.vocabularies = {d.id: Vocabulary.of(d.text) for d in data.documents.values()}
         self.titles = {d.id: d.title for d in data.documents.values()}
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
+        self._title_vectors: dict[str, np.ndarray] = {}
         self._cache_lock = threading.Lock()
         self._instructions: dict[str, tuple[tuple[int, int], ...]] = {}  # per document, found on first use
 
@@ -118,6 +119,17 @@ class _Snapshot:
             with self._cache_lock:
                 self._instructions[sentence.doc_id] = spans
         return addresses_model(text, sentence.start, sentence.end, spans)
+
+    def title_vectors(self, doc_ids: Sequence[str], embed: Callable[[Sequence[str]], np.ndarray]):
+        """Each document's title embedded once per snapshot (a summary weighs sentences by their closeness to it)."""
+        with self._cache_lock:
+            missing = [d for d in dict.fromkeys(doc_ids) if d not in self._title_vectors]
+        if missing:
+            fresh = embed([self.titles[d] for d in missing])
+            with self._cache_lock:
+                self._title_vectors.update(zip(missing, fresh, strict=True))
+        with self._cache_lock:
+            return {d: self._title_vectors[d] for d in doc_ids}
 
     def sentence_vectors(self, sentences: Sequence[Sentence], embed: Callable[[Sequence[str]], np.ndarray]):
         keys = [(s.doc_id, s.start, s.end) for s in sentences]
@@ -351,7 +363,7 @@ class Engine:
             targets = sorted(scope) if scope else list(dict.fromkeys(p.doc_id for p in passages))[:1]
             sentences = summary_sentences(snapshot.data, targets, settings.evidence.min_words)
             sentences = [s for s in sentences if not snapshot.addresses_model(s)]
-            titles = dict(zip(targets, self._score([snapshot.data.documents[d].title for d in targets]), strict=True))
+            titles = snapshot.title_vectors(targets, self._score)
             summary = pick_summary(sentences, score_vector, titles, vectors, count=settings.compose.max_sentences + 1)
         return FoundEvidence(
             snapshot.data,
