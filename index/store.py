@@ -117,7 +117,10 @@ class IndexData:
 
     def is_current(self) -> bool:
         # `path` is <index_dir>/builds/<name>; a build made since points CURRENT at another name.
-        now = current_build(self.path.parent.parent)
+        try:
+            now = current_build(self.path.parent.parent)
+        except OSError:  # cannot tell now: keep answering from this build
+            return True
         return now is None or now.name == self.path.name
 
 

@@ -150,6 +150,22 @@ class _Snapshot:
             return np.vstack([self._vectors[key] for key in keys])
 
 
+class _TakingTurns:
+    """An embedder that takes the engine's model lock one batch at a time: a long job (the sentences of a
+    build another process made) lets the questions asked meanwhile embed between its batches."""
+
+    def __init__(self, embedder: Embedder, lock: threading.Lock, batch: int = 32) -> None:
+        self.embedder, self.lock, self.batch = embedder, lock, batch
+        self.name, self.dimension = embedder.name, embedder.dimension
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        parts = []
+        for start in range(0, len(texts), self.batch):
+            with self.lock:
+                parts.append(self.embedder.embed(texts[start : start + self.batch]))
+        return np.vstack(parts) if parts else np.zeros((0, self.dimension), dtype=np.float32)
+
+
 class Engine:
     def __init__(
         self,
@@ -175,7 +191,7 @@ class Engine:
         self.settings = settings or (scorer_settings(scorer) if scorer is not None else AnswerSettings())
         self._embed_lock = threading.Lock()  # one encode at a time on a small CPU
         self._update_lock = threading.Lock()  # one index update at a time from this process
-        self._follow_lock = threading.Lock()  # one thread at a time checks for (and loads) a newer build
+        self._follow_lock = threading.RLock()  # one thread at a time checks for or loads a build
         self.check_seconds = INDEX_CHECK_SECONDS
         self._snapshot = self._new_snapshot(data, progress=progress)
         self._checked_at = time.monotonic()
@@ -229,14 +245,18 @@ class Engine:
             return summary
 
     def reload(self) -> None:
-        self._snapshot = self._new_snapshot(read_store(self.index_dir, self.store, expect_model=self.embedder.name))
+        """Answer from the index as it is now (one reload at a time: a slower one never puts back an older build)."""
+        with self._follow_lock:
+            data = read_store(self.index_dir, self.store, expect_model=self.embedder.name)
+            self._snapshot = self._new_snapshot(data)
+            self._checked_at = time.monotonic()
 
     def follow_index(self, *, force: bool = False) -> bool:
         """Load the index again when another process has built it since this snapshot was read (`rag index`
         beside a running app, on the same folder or database; a standby that replayed a build). Checked
-        at most every `check_seconds` and by one thread at a time: the others go on answering from the
-        snapshot they have. Unless `force`d, a store that cannot be read now is left for the question's
-        own search to report. True when it reloaded."""
+        at most every `check_seconds` and by one thread at a time, the one whose question noticed (it
+        waits for the load; the others go on answering from the snapshot they have). Unless `force`d, a
+        store that cannot be read now is left for the question's own search to report. True when it reloaded."""
         if not force and time.monotonic() - self._checked_at < self.check_seconds:
             return False
         if not self._follow_lock.acquire(blocking=force):
@@ -257,8 +277,9 @@ class Engine:
     def _new_snapshot(self, data: IndexStore, *, progress: bool = False) -> _Snapshot:
         stored = None
         if self.scorer is not None:
-            with self._embed_lock:
-                stored, _ = prepare_sentence_vectors(self.index_dir, data, self.scorer, progress=progress)
+            # New sentences are embedded a batch at a time, so questions asked meanwhile get their turns.
+            scorer = _TakingTurns(self.scorer, self._embed_lock) if not progress else self.scorer
+            stored, _ = prepare_sentence_vectors(self.index_dir, data, scorer, progress=progress)
         return _Snapshot(data, self.settings, stored)
 
     # -- asking --------------------------------------------------------------

@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+
+import numpy as np
 
 from index.builder import build_index
 from rag.engine import Engine
@@ -64,3 +67,38 @@ def test_an_unchanged_index_is_not_reloaded(tmp_path, embedder) -> None:
     before = engine.data
     engine.ask("How many cranes does the harbour have?")
     assert engine.data is before
+
+
+class _CountingLock:
+    def __init__(self) -> None:
+        self.taken = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        self._lock.acquire()
+        self.taken += 1
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
+class _Fake:
+    name, dimension = "fake", 2
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def embed(self, texts, *, progress=False):
+        self.calls.append(len(texts))
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+
+def test_a_reload_embeds_new_sentences_a_batch_at_a_time_so_questions_get_turns() -> None:
+    from rag.engine import _TakingTurns
+
+    fake, lock = _Fake(), _CountingLock()
+    texts = [f"sentence {'x' * i}" for i in range(70)]
+    vectors = _TakingTurns(fake, lock, batch=32).embed(texts)
+    assert fake.calls == [32, 32, 6] and lock.taken == 3  # the model lock is let go between batches
+    assert vectors[:, 0].tolist() == [len(t) for t in texts]
+    assert _TakingTurns(fake, lock).embed([]).shape == (0, 2)
