@@ -51,15 +51,17 @@ class QueryTerms:
         return QueryTerms(terms, times, df, self.chunks, self.avgdl)
 
 
-def query_terms(conn, counts: Counter[str], has_terms_table: bool = True) -> QueryTerms | None:
-    """The statistics of the query words in the index (None when none of them is there).
-    `has_terms_table` False: an index written before `rag_terms` existed, whose postings are counted instead."""
+def query_terms(conn, counts: Counter[str]) -> QueryTerms | None:
+    """The statistics of the query words in the index (None when none of them is there). The document
+    frequencies come from `rag_terms` when the last build kept it (its `stats` say so); an index written
+    by a version without it (or whose last build was) has its postings counted instead."""
     stats = conn.execute(
-        "SELECT (value->>'chunks')::float8, (value->>'tokens')::float8 FROM rag_meta WHERE key = 'stats'"
+        "SELECT (value->>'chunks')::float8, (value->>'tokens')::float8, coalesce((value->>'df')::bool, false) "
+        "FROM rag_meta WHERE key = 'stats'"
     ).fetchone()
     if stats is None or not stats[0]:
         return None
-    if has_terms_table:
+    if stats[2]:
         sql = "SELECT term, df FROM rag_terms WHERE term = ANY(%s) AND df > 0"
     else:
         sql = "SELECT term, count(*) FROM rag_postings WHERE term = ANY(%s) GROUP BY term"
@@ -102,6 +104,8 @@ def scores_of(conn, query: QueryTerms, chunks: Sequence[int]) -> list[tuple[int,
 
 def top_k(conn, query: QueryTerms, k: int) -> tuple[list[tuple[int, float]], bool]:
     """The k best (chunk, score), best first, and whether the pruned search gave them (see the module docstring)."""
+    if k <= 0:
+        return [], False
     depth = k * DEPTH
     common = _common_words(query, depth)
     if not common:
@@ -146,7 +150,10 @@ def add_term_counts(conn, counts: Counter[str], suffix: str = "", sign: int = 1)
 
 
 def ensure_terms_table(conn) -> None:
-    """An index written before `rag_terms` existed gets it, counted from its postings (once)."""
-    if conn.execute("SELECT to_regclass('rag_terms') IS NULL").fetchone()[0]:
+    """Before an update in place: an index whose last build did not keep `rag_terms` (written by a version
+    without it, which leaves the table missing or stale) gets it anew, counted from its postings."""
+    kept = conn.execute("SELECT coalesce((value->>'df')::bool, false) FROM rag_meta WHERE key = 'stats'").fetchone()
+    if kept is None or not kept[0]:
+        conn.execute("DROP TABLE IF EXISTS rag_terms")
         conn.execute("CREATE TABLE rag_terms (term text PRIMARY KEY, df int NOT NULL)")
         conn.execute("INSERT INTO rag_terms SELECT term, count(*) FROM rag_postings GROUP BY term")

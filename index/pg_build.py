@@ -166,7 +166,8 @@ def write_manifest(conn, manifest_fields: dict[str, object], suffix: str = "") -
         kind = "hnsw" if chunks > PG_EXACT_UP_TO else "flat"
     manifest = Manifest(documents=documents, vector_index=kind, created=time.time(), **manifest_fields)
     upsert = f"INSERT INTO rag_meta{suffix} VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
-    conn.execute(upsert, ("stats", Jsonb({"chunks": int(chunks), "tokens": int(tokens)})))
+    # "df": this build kept rag_terms (index.pg_bm25); a version without it writes stats without the mark.
+    conn.execute(upsert, ("stats", Jsonb({"chunks": int(chunks), "tokens": int(tokens), "df": True})))
     conn.execute(upsert, ("manifest", Jsonb(asdict(manifest))))
     return manifest
 

@@ -130,10 +130,10 @@ class PgIndex:
         chunks: list[Chunk],
         ids: np.ndarray,
         pool_size: int = 8,
-        has_terms: bool = True,
+        version: str | None = None,
     ) -> None:
         self.url = url
-        self._has_terms = has_terms  # False: written before rag_terms existed (index.pg_bm25 counts postings)
+        self._version = version  # the manifest row's xmin when it was read (None: compare the build time)
         self.lexical_searches = self.pruned_searches = 0  # top-k BM25 searches, and those the pruned search answered
         self._manifest = manifest
         self._documents = documents
@@ -157,10 +157,10 @@ class PgIndex:
             try:
                 with conn.transaction():
                     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    found = conn.execute("SELECT value FROM rag_meta WHERE key = 'manifest'").fetchone()
+                    found = conn.execute("SELECT value, xmin::text FROM rag_meta WHERE key = 'manifest'").fetchone()
                     if found is None:
                         raise IndexNotFoundError(redacted(url))
-                    manifest = _manifest(found[0], url)
+                    manifest, version = _manifest(found[0], url), found[1]
                     if expect_model is not None and manifest.model != expect_model:
                         raise IndexMismatchError(
                             f"the index at {redacted(url)} was built with model {manifest.model!r}, not "
@@ -171,7 +171,6 @@ class PgIndex:
                         doc_id: _document(body)
                         for doc_id, body in conn.execute("SELECT id, body FROM rag_documents ORDER BY position")
                     }
-                    has_terms = conn.execute("SELECT to_regclass('rag_terms') IS NOT NULL").fetchone()[0]
                     chunks, ids = [], []
                     rows = conn.execute(
                         "SELECT c.id, c.chunk_id, c.doc_id, c.start_at, c.end_at, c.sentences, c.page "
@@ -186,7 +185,7 @@ class PgIndex:
                 raise IndexNotFoundError(redacted(url)) from None
             except psycopg.Error as error:
                 raise StoreUnavailableError(f"reading the index at {redacted(url)} failed: {error}") from error
-        return cls(url, manifest, documents, chunks, np.array(ids, dtype=np.int64), has_terms=has_terms)
+        return cls(url, manifest, documents, chunks, np.array(ids, dtype=np.int64), version=version)
 
     @contextmanager
     def _conn(self) -> Iterator:
@@ -265,14 +264,22 @@ class PgIndex:
             found = conn.execute(sql, {"q": vector, "k": int(k), "docs": list(doc_ids or [])}).fetchall()
         return self._rows(found, whole_corpus=not doc_ids)
 
+    @contextmanager
+    def _snapshot(self) -> Iterator:
+        """A pooled connection inside one read-only snapshot: a search of several statements (BM25's
+        statistics, then its postings) sees one state of the index even while a build commits."""
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield conn
+
     def _query_terms(self, conn, query: str) -> QueryTerms | None:
         counts = Counter(tokenize(query))
         if not counts or not self._chunks:
             return None
-        return query_terms(conn, counts, self._has_terms)
+        return query_terms(conn, counts)
 
     def lexical_top(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        with self._conn() as conn:
+        with self._snapshot() as conn:
             terms = self._query_terms(conn, query)
             found, pruned = top_k(conn, terms, int(k)) if terms is not None else ([], False)
         self.lexical_searches += 1
@@ -286,7 +293,7 @@ class PgIndex:
         scores = np.zeros(len(rows), dtype=np.float32)
         if rows.size == 0:
             return scores
-        with self._conn() as conn:
+        with self._snapshot() as conn:
             terms = self._query_terms(conn, query)
             found = scores_of(conn, terms, self._ids[rows].tolist()) if terms is not None else []
         position = {int(row): i for i, row in enumerate(rows.tolist())}
@@ -317,11 +324,15 @@ class PgIndex:
         return np.array(sorted(r for d in set(doc_ids) for r in self._doc_rows.get(d, [])), dtype=np.int64)
 
     def is_current(self) -> bool:
-        """Every build, incremental or not, writes a new manifest with its own `created` time."""
+        """Every build, incremental or not, rewrites the manifest row (a rebuild makes a new table), so the
+        row's transaction id (`xmin`, the same on a standby) changes; reading it does not read the manifest."""
         import psycopg
 
         try:
             with self._conn() as conn:
+                if self._version is not None:
+                    found = conn.execute("SELECT xmin::text FROM rag_meta WHERE key = 'manifest'").fetchone()
+                    return found is None or found[0] == self._version
                 found = conn.execute("SELECT value->>'created' FROM rag_meta WHERE key = 'manifest'").fetchone()
         except psycopg.Error as error:
             raise StoreUnavailableError(f"reading the index at {redacted(self.url)} failed: {error}") from error

@@ -57,10 +57,12 @@ def test_document_frequencies_stay_right_through_updates(tmp_path, pg_database, 
     kept, counted = _document_frequencies(pg_database)
     assert kept == counted and "lighthouse" not in kept and kept["harbour"] == 2
 
-    # An index written before rag_terms existed: answered by counting postings, and given the table by the next build.
+    # A version without rag_terms wrote the last build: its stats lack the mark and the table is stale (or
+    # missing). Readers count postings instead, and the next build counts the table anew.
     before = PgIndex.open(pg_database).lexical_top("harbour office", 5)
     with connect(pg_database) as conn:
-        conn.execute("DROP TABLE rag_terms")
+        conn.execute("UPDATE rag_meta SET value = value - 'df' WHERE key = 'stats'")
+        conn.execute("DELETE FROM rag_terms WHERE term IN ('harbour', 'offic')")
         conn.commit()
     old = PgIndex.open(pg_database).lexical_top("harbour office", 5)
     np.testing.assert_allclose(old[0], before[0], atol=1e-6)
@@ -69,3 +71,21 @@ def test_document_frequencies_stay_right_through_updates(tmp_path, pg_database, 
     build_pg([folder], pg_database, embedder, chunk_size=128, chunk_overlap=32)
     kept, counted = _document_frequencies(pg_database)
     assert kept == counted and kept["harbour"] == 3
+    with connect(pg_database) as conn:
+        conn.execute("UPDATE rag_meta SET value = value - 'df' WHERE key = 'stats'")
+        conn.execute("DROP TABLE rag_terms")
+        conn.commit()
+    (folder / "d.txt").unlink()
+    build_pg([folder], pg_database, embedder, chunk_size=128, chunk_overlap=32)
+    kept, counted = _document_frequencies(pg_database)
+    assert kept == counted and kept["harbour"] == 2
+
+
+def test_a_top_k_of_nothing_is_empty(pg_database, embedder, tmp_path) -> None:
+    from index.pg_build import build_pg
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Harbour cranes lift containers.")
+    build_pg([folder], pg_database, embedder, chunk_size=128, chunk_overlap=32)
+    assert PgIndex.open(pg_database).lexical_top("harbour", 0)[1].size == 0
