@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from index.embedder import Embedder
-from index.errors import IndexMismatchError, IndexNotFoundError
+from index.errors import IndexMismatchError, IndexNotFoundError, RagError
 from index.index_store import IndexStore
 from index.paths import DEFAULT_CORPUS
 from index.store import Manifest, read_index, read_manifest
@@ -106,14 +106,19 @@ def open_index(
     return read_store(index_dir, store, expect_model=embedder.name)
 
 
-def chunking_of(manifest: Manifest | None) -> dict[str, int]:
-    """The chunk size and overlap `manifest`'s index was split with (the defaults when there is no index yet):
-    what an update keeps unless told otherwise, since other sizes would split and embed every document again."""
+def chunking_of(index_dir: Path, store: str | None = None, chunk_size: int | None = None) -> dict[str, int]:
+    """The chunk size and overlap to build with: the index's own (the defaults when there is none, or it
+    cannot be read), unless `chunk_size` asks for another size. Other sizes split and embed every
+    document again, so an update keeps the index's unless told otherwise."""
     from index.builder import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 
-    if manifest is None:
-        return {"chunk_size": DEFAULT_CHUNK_SIZE, "chunk_overlap": DEFAULT_CHUNK_OVERLAP}
-    return {"chunk_size": int(manifest.chunk_size), "chunk_overlap": int(manifest.chunk_overlap)}
+    try:
+        manifest = stored_manifest(index_dir, store)
+    except RagError:  # damaged or of another format: the build starts afresh, as it would have
+        manifest = None
+    if manifest is not None and chunk_size in (None, manifest.chunk_size):
+        return {"chunk_size": int(manifest.chunk_size), "chunk_overlap": int(manifest.chunk_overlap)}
+    return {"chunk_size": chunk_size or DEFAULT_CHUNK_SIZE, "chunk_overlap": DEFAULT_CHUNK_OVERLAP}
 
 
 def update_sources(
@@ -121,5 +126,5 @@ def update_sources(
 ):
     """Index exactly `sources` incrementally (new or changed files embedded, missing ones removed), split as
     the index was; returns the `IndexSummary`. The caller reloads the index to answer from it."""
-    chunking = chunking_of(stored_manifest(index_dir, store))
+    chunking = chunking_of(index_dir, store)
     return build(list(sources), index_dir, embedder, store=store, progress=progress, **chunking)

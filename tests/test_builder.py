@@ -262,3 +262,18 @@ def test_an_update_keeps_the_chunk_size_the_index_was_built_with(tmp_path: Path)
     delta = [c.text for c in data.chunks if c.doc_id == "delta"]
     assert summary.embedded == len(delta) and sorted(embedder.embedded) == sorted(delta)
     assert summary.chunks == first.chunks + len(delta)
+
+
+def test_the_chunking_to_build_with_is_the_index_own_unless_another_size_is_asked(tmp_path: Path):
+    from index.builder import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
+    from index.open import chunking_of
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus)
+    defaults = {"chunk_size": DEFAULT_CHUNK_SIZE, "chunk_overlap": DEFAULT_CHUNK_OVERLAP}
+    assert chunking_of(index_dir) == defaults  # no index yet
+    build_index([corpus], index_dir, CountingEmbedder(), chunk_size=48, chunk_overlap=8)
+    assert chunking_of(index_dir) == chunking_of(index_dir, None, 48) == {"chunk_size": 48, "chunk_overlap": 8}
+    assert chunking_of(index_dir, None, 64) == {"chunk_size": 64, "chunk_overlap": DEFAULT_CHUNK_OVERLAP}
+    (current_build(index_dir) / "manifest.json").write_text("{not json")
+    assert chunking_of(index_dir) == defaults  # a damaged index is rebuilt afresh, as before

@@ -204,9 +204,11 @@ def watch_index(
     show_summary: Callable[[IndexSummary], None],
 ) -> int:
     """`rag index --watch`: index `paths` now (`show_summary` prints it as `rag index` would), then on every change."""
-    from index.builder import DEFAULT_CHUNK_SIZE, build_index
+    from index.builder import build_index
+    from index.open import chunking_of
 
     rebuild = args.rebuild  # only the first update ignores the existing index
+    chunking = chunking_of(index_dir, None, args.chunk_size)  # the index's own unless --chunk-size says otherwise
 
     def update() -> IndexSummary:
         nonlocal rebuild
@@ -214,7 +216,7 @@ def watch_index(
             paths,
             index_dir,
             embedder,  # type: ignore[arg-type]
-            chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
+            **chunking,
             vector_index=args.vector_index,
             rebuild=rebuild,
             follow_links=args.follow_links,

@@ -105,8 +105,7 @@ def run(args: argparse.Namespace) -> int:
         index_dir,
         embedder_from(args),
         store=store,
-        # The index's own chunking unless --chunk-size says otherwise (other sizes would re-embed everything).
-        **({"chunk_size": args.chunk_size} if args.chunk_size else chunking_of(manifest)),
+        **chunking_of(index_dir, store, args.chunk_size),  # the index's own unless --chunk-size says otherwise
         vector_index=args.vector_index,
         rebuild=args.rebuild,
         follow_links=args.follow_links,
