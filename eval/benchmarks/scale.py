@@ -156,7 +156,7 @@ def load_postgres(url: str, corpus: Corpus) -> dict[str, float]:
         sizes = dict(
             conn.execute(
                 "SELECT relname, pg_total_relation_size(oid) FROM pg_class "
-                "WHERE relname IN ('rag_documents', 'rag_chunks', 'rag_postings') AND relkind = 'r'"
+                "WHERE relname IN ('rag_documents', 'rag_chunks', 'rag_postings', 'rag_terms') AND relkind = 'r'"
             ).fetchall()
         )
         hnsw = conn.execute(
@@ -169,7 +169,7 @@ def load_postgres(url: str, corpus: Corpus) -> dict[str, float]:
         "hnsw_build_s": round(done - loaded, 1),
         "db_mb": round(sum(sizes.values()) / 2**20, 1),
         "vectors_table_mb": round(sizes.get("rag_chunks", 0) / 2**20, 1),
-        "postings_mb": round(sizes.get("rag_postings", 0) / 2**20, 1),
+        "postings_mb": round((sizes.get("rag_postings", 0) + sizes.get("rag_terms", 0)) / 2**20, 1),
         "hnsw_mb": round(int(hnsw) / 2**20, 1),
     }
 
@@ -281,8 +281,8 @@ def run(
             if standby is not None:
                 standby.stop()
             primary.stop()
-        results.append(row)
         measured("done")
+        results.append(row)
     return _summary(sizes, queries, results)
 
 
