@@ -70,10 +70,9 @@ def _benchmark(args: argparse.Namespace) -> int:
         from eval.benchmarks import clapnq as benchmark
     out = args.out or DEFAULT_REPORTS
     out.mkdir(parents=True, exist_ok=True)
-    if args.benchmark == "scifact":  # document retrieval only: the evidence scorer plays no part
-        result = benchmark.run(args.data, out / f"{args.benchmark}-work", limit=args.limit)
-    else:
-        result = benchmark.run(args.data, out / f"{args.benchmark}-work", limit=args.limit, scorer=scorer_from(args))
+    # SciFact is document retrieval only: the evidence scorer plays no part there.
+    scoring = {} if args.benchmark == "scifact" else {"scorer": scorer_from(args)}
+    result = benchmark.run(args.data, out / f"{args.benchmark}-work", limit=args.limit, **scoring)
     (out / f"{args.benchmark}.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     return 0

@@ -25,7 +25,16 @@ from dataclasses import dataclass
 
 from index.lexical import BM25_B, BM25_K1
 
-__all__ = ["DEPTH", "QueryTerms", "add_term_counts", "ensure_terms_table", "query_terms", "scores_of", "top_k"]
+__all__ = [
+    "DEPTH",
+    "QueryTerms",
+    "add_term_counts",
+    "create_terms_table",
+    "ensure_terms_table",
+    "query_terms",
+    "scores_of",
+    "top_k",
+]
 
 # How many candidates the rare words pick, as a multiple of k (more: the bound holds more often, at more lookups).
 DEPTH = 8
@@ -155,5 +164,10 @@ def ensure_terms_table(conn) -> None:
     kept = conn.execute("SELECT coalesce((value->>'df')::bool, false) FROM rag_meta WHERE key = 'stats'").fetchone()
     if kept is None or not kept[0]:
         conn.execute("DROP TABLE IF EXISTS rag_terms")
-        conn.execute("CREATE TABLE rag_terms (term text PRIMARY KEY, df int NOT NULL)")
+        create_terms_table(conn)
         conn.execute("INSERT INTO rag_terms SELECT term, count(*) FROM rag_postings GROUP BY term")
+
+
+def create_terms_table(conn, suffix: str = "") -> None:
+    """Each term's document frequency, kept by every insert and delete of postings (`add_term_counts`)."""
+    conn.execute(f"CREATE TABLE rag_terms{suffix} (term text PRIMARY KEY, df int NOT NULL)")

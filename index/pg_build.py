@@ -22,7 +22,7 @@ from index.embedder import Embedder
 from index.errors import NothingToIndexError
 from index.loaders import load_documents
 from index.onnx_embedder import backend_of, vector_family
-from index.pg_bm25 import add_term_counts, ensure_terms_table
+from index.pg_bm25 import add_term_counts, create_terms_table, ensure_terms_table
 from index.pg_store import chunk_terms, connect, document_body, redacted
 from index.store import FORMAT_VERSION, IndexData, Manifest
 from index.types import Chunk, Document
@@ -77,8 +77,7 @@ def create_tables(conn, dimension: int, suffix: str = "") -> None:
         f"CREATE TABLE rag_postings{suffix} (term text NOT NULL, chunk bigint NOT NULL, tf int NOT NULL, "
         "length int NOT NULL, PRIMARY KEY (term, chunk))"
     )
-    # Each term's document frequency, kept by every insert and delete (index.pg_bm25 reads it).
-    conn.execute(f"CREATE TABLE rag_terms{suffix} (term text PRIMARY KEY, df int NOT NULL)")
+    create_terms_table(conn, suffix)
 
 
 def swap_in(conn, suffix: str = NEXT) -> None:

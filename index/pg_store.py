@@ -22,6 +22,7 @@ one database; a reader may point at a hot standby (libpq multi-host with
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from collections import Counter
@@ -129,11 +130,11 @@ class PgIndex:
         documents: dict[str, Document],
         chunks: list[Chunk],
         ids: np.ndarray,
+        version: str,
         pool_size: int = 8,
-        version: str | None = None,
     ) -> None:
         self.url = url
-        self._version = version  # the manifest row's xmin when it was read (None: compare the build time)
+        self._version = version  # the manifest row's xmin when it was read (`is_current`)
         self.lexical_searches = self.pruned_searches = 0  # top-k BM25 searches, and those the pruned search answered
         self._manifest = manifest
         self._documents = documents
@@ -185,7 +186,7 @@ class PgIndex:
                 raise IndexNotFoundError(redacted(url)) from None
             except psycopg.Error as error:
                 raise StoreUnavailableError(f"reading the index at {redacted(url)} failed: {error}") from error
-        return cls(url, manifest, documents, chunks, np.array(ids, dtype=np.int64), version=version)
+        return cls(url, manifest, documents, chunks, np.array(ids, dtype=np.int64), version)
 
     @contextmanager
     def _conn(self) -> Iterator:
@@ -330,13 +331,16 @@ class PgIndex:
 
         try:
             with self._conn() as conn:
-                if self._version is not None:
-                    found = conn.execute("SELECT xmin::text FROM rag_meta WHERE key = 'manifest'").fetchone()
-                    return found is None or found[0] == self._version
-                found = conn.execute("SELECT value->>'created' FROM rag_meta WHERE key = 'manifest'").fetchone()
+                found = conn.execute("SELECT xmin::text FROM rag_meta WHERE key = 'manifest'").fetchone()
         except psycopg.Error as error:
             raise StoreUnavailableError(f"reading the index at {redacted(self.url)} failed: {error}") from error
-        return found is None or found[0] is None or float(found[0]) == float(self._manifest.created)
+        return found is None or found[0] == self._version
+
+    def searching_vectors_with(self, vector_index: str) -> PgIndex:
+        """This opened index with its vectors searched another way ("hnsw": the graph whatever the size, as
+        the benchmarks compare), sharing what was read."""
+        manifest = dataclasses.replace(self._manifest, vector_index=vector_index)
+        return PgIndex(self.url, manifest, self._documents, self._chunks, self._ids, self._version)
 
 
 def _array(vector: object) -> np.ndarray:

@@ -256,13 +256,7 @@ def run(
             store = PgIndex.open(primary.url)
             row["postgres"]["rss_added_mb"] = round(_rss_mb() - before, 1)
             row["postgres"]["vector_index"] = store.manifest.vector_index
-            hnsw = PgIndex(
-                store.url,
-                dataclasses.replace(store.manifest, vector_index="hnsw"),
-                dict(store.documents),
-                list(store.chunks),
-                store._ids,
-            )
+            hnsw = store.searching_vectors_with("hnsw")
             row["postgres"]["recall@10"] = recall_at_10(store, corpus, exact)
             row["postgres"]["hnsw_halfvec_recall@10"] = recall_at_10(hnsw, corpus, exact)
             for clients in CLIENTS:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from eval.benchmarks.common import default_out, table, write_json
@@ -43,9 +42,7 @@ def run(data_dir: Path, work_dir: Path, corpus_limit: int | None = None, store: 
         manifest = copy_index(local, url)
         remote = PgIndex.open(url)
         # The approximate search too, whatever the size: the HNSW graph over halfvec (what large stores use).
-        hnsw = PgIndex(
-            url, replace(remote.manifest, vector_index="hnsw"), dict(remote.documents), list(remote.chunks), remote._ids
-        )
+        hnsw = remote.searching_vectors_with("hnsw")
         results = {}
         for name, settings in MODES.items():
             mine = evaluate(local, settings, benchmark.queries, vectors, benchmark.qrels)
