@@ -82,7 +82,7 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("RAG_EVIDENCE_SCORER", "auto"),
         help="the model that scores evidence sentences: auto (default: embeddinggemma when it is installed, else "
         "minilm), minilm (the index's own model) or embeddinggemma (EmbeddingGemma-300M, fetched by "
-        "scripts/fetch_scorer.sh; better evidence, about 100 ms more per answer: docs/scorer.md)",
+        "scripts/fetch_scorer.sh; better evidence, about 45 ms more per answer: docs/scorer.md)",
     )
 
 
@@ -126,18 +126,19 @@ def scorer_from(args: argparse.Namespace):
     """The evidence scorer --scorer names, or None for the index's own model.
 
     "auto" takes EmbeddingGemma when it is installed: it finds better evidence on every answerable
-    category of the eval set at about 100 ms more per answer (docs/scorer.md); else MiniLM.
+    category of the eval set at about 45 ms more per answer on ONNX Runtime (docs/scorer.md); else MiniLM.
     """
     choice = getattr(args, "scorer", "auto")
     if choice not in ("auto", "embeddinggemma"):
         return None
-    from index.embedder import EmbeddingGemmaEmbedder, installed_scorer_path
+    from index.embedder import installed_scorer_path
+    from index.onnx_embedder import make_scorer
 
     if installed_scorer_path() is None:
         if choice == "auto":
             return None
         raise UsageError("--scorer embeddinggemma needs the model: run `bash scripts/fetch_scorer.sh` first")
-    return EmbeddingGemmaEmbedder(prompts=False)  # bare: it scored better inside the engine (docs/scorer.md)
+    return make_scorer()
 
 
 def embedder_from(args: argparse.Namespace):

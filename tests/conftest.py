@@ -72,14 +72,13 @@ def engine(corpus_index, embedder):
 @pytest.fixture(scope="session")
 def gemma_engine(corpus_index, embedder):
     """The engine on the real corpus with the EmbeddingGemma scorer; skips when it is not fetched."""
-    from index.embedder import EmbeddingGemmaEmbedder, installed_scorer_path
+    from index.embedder import installed_scorer_path
+    from index.onnx_embedder import make_scorer
     from rag.engine import Engine
 
     if installed_scorer_path() is None:
         pytest.skip("EmbeddingGemma-300M is not fetched: run scripts/fetch_scorer.sh")
-    return Engine.open(
-        corpus_index, embedder=embedder, build_if_missing=False, scorer=EmbeddingGemmaEmbedder(prompts=False)
-    )
+    return Engine.open(corpus_index, embedder=embedder, build_if_missing=False, scorer=make_scorer())
 
 
 @pytest.fixture(params=["minilm", "embeddinggemma"])
