@@ -48,7 +48,9 @@ from rag.shapes import (
     is_contact_line,
     pick_summary,
     question_shape,
+    summary_region,
     summary_sentences,
+    summary_topic,
 )
 from rag.signals import Vocabulary, document_name_words, named_documents, read_signals
 from rag.types import Answer, Turn
@@ -364,7 +366,9 @@ class Engine:
 
         evidence = evidence_in(ranked[: max(k, settings.pool)])
         if follow_up.already_quoted:
-            evidence = prefer_new(evidence, follow_up.already_quoted, settings.compose.relative)
+            evidence = prefer_new(
+                evidence, follow_up.already_quoted, settings.compose.relative, settings.compose.refuse_below
+            )
         # Redundancy is only ever checked among the first few candidates.
         top = evidence[: settings.compose.max_sentences * 4]
         similarity = None
@@ -384,6 +388,10 @@ class Engine:
             targets = sorted(scope) if scope else list(dict.fromkeys(p.doc_id for p in passages))[:1]
             sentences = summary_sentences(snapshot.data, targets, settings.evidence.min_words)
             sentences = [s for s in sentences if not snapshot.addresses_model(s)]
+            if summary_topic(question, [snapshot.data.documents[d] for d in targets]):
+                # "Summarize X's case against NATO expansion": the passages on that topic, not the whole piece
+                region = summary_region(snapshot.data, ranked, set(targets))
+                sentences = [s for s in sentences if (s.doc_id, s.start, s.end) in region] or sentences
             titles = snapshot.title_vectors(targets, self._score)
             summary = pick_summary(sentences, score_vector, titles, vectors, count=settings.compose.max_sentences + 1)
         return FoundEvidence(

@@ -160,16 +160,20 @@ def resolve_follow_up(
     return FollowUp(" ".join(p for p in parts if p), frozenset(scope), frozenset(quotes))
 
 
-def prefer_new(evidence: Sequence[Evidence], already_quoted: frozenset[str], relative: float) -> list[Evidence]:
+def prefer_new(
+    evidence: Sequence[Evidence], already_quoted: frozenset[str], relative: float, floor: float = 0.0
+) -> list[Evidence]:
     """A follow-up asks for something new: when its best sentence was quoted in the previous answer and
-    a sentence not quoted yet scores nearly as well (`relative` of the best), that one leads instead."""
+    a sentence not quoted yet scores nearly as well (`relative` of the best) and is still support enough
+    to answer with (`floor`, the refusal threshold), that one leads instead. Otherwise the best sentence
+    leads again: quoting it twice is better than refusing a question the texts answer."""
     if not evidence or normalize(evidence[0].sentence.text) not in already_quoted:
         return list(evidence)
     best = evidence[0].score
     for i, candidate in enumerate(evidence):
         if candidate.score < relative * best:
             break
-        if normalize(candidate.sentence.text) not in already_quoted:
+        if normalize(candidate.sentence.text) not in already_quoted and candidate.support >= floor:
             return [candidate, *evidence[:i], *evidence[i + 1 :]]
     return list(evidence)
 

@@ -20,9 +20,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 import numpy as np
 
 from index.store import IndexData
-from index.text import normalize
+from index.text import normalize, tokenize
 from index.types import Document
 from rag.evidence import Evidence, Sentence, is_title_line
+from rag.retriever import ScoredChunk
 
 __all__ = [
     "asks_for_contact",
@@ -33,7 +34,9 @@ __all__ = [
     "is_contact_line",
     "pick_summary",
     "question_shape",
+    "summary_region",
     "summary_sentences",
+    "summary_topic",
 ]
 
 _SUMMARY = re.compile(
@@ -107,6 +110,54 @@ def is_byline_or_bio(text: str, surnames: Collection[str]) -> bool:
     return is_contact_line(text) or any(re.search(rf"\b{re.escape(s)}\b", lowered) for s in surnames)
 
 
+# The words of a summary question that ask for a summary or name its form ("What are the main points /
+# criticisms / arguments of ...", "Summarize X's article"), not a topic. English, as the shape rules are.
+_SUMMARY_FORM = frozenset(
+    tokenize(
+        "summarize summarise summary sum up recap outline overview gist main key central principal major chief "
+        "point points idea ideas theme themes argument arguments claim claims criticism criticisms critique "
+        "conclusion conclusions takeaway takeaways finding findings position positions view views case thesis "
+        "message article piece essay text document paper report chapter section post book author authors "
+        "say says make makes describe describes present presents lay lays give brief short quick"
+    )
+)
+
+
+def summary_topic(question: str, documents: Sequence[Document]) -> set[str]:
+    """The words of a summary question that narrow it to a part of its documents ("Summarize X's case
+    against NATO expansion": nato, expans): what is left once the words asking for a summary, the
+    documents' authors and the words of their titles are taken out. Empty for a whole-document summary."""
+    named = set()
+    for document in documents:
+        named |= set(tokenize(" ".join(document.authors))) | set(tokenize(document.title))
+    return set(tokenize(question)) - _SUMMARY_FORM - named
+
+
+def summary_region(data: IndexData, ranked: Sequence[ScoredChunk], doc_ids: Collection[str], chunks: int = 3):
+    """The sentence spans of the `chunks` best-ranked passages of each document: where a summary narrowed
+    to a topic quotes from (its sentences elsewhere are about other things)."""
+    taken: dict[str, int] = {}
+    spans: set[tuple[str, int, int]] = set()
+    for scored in ranked:
+        chunk = data.chunks[scored.row]
+        if chunk.doc_id in doc_ids and taken.get(chunk.doc_id, 0) < chunks:
+            taken[chunk.doc_id] = taken.get(chunk.doc_id, 0) + 1
+            spans.update((chunk.doc_id, start, end) for start, end in chunk.sentences)
+    return spans
+
+
+def is_heading(document_text: str, start: int, end: int) -> bool:
+    """A line of its own without a sentence's closing punctuation ("War as the Path of Deception"): a
+    section heading, which names a topic and asserts nothing, so a summary does not quote it."""
+    text = document_text[start:end].strip()
+    own_line = document_text[:start].rstrip(" \t").endswith("\n") or not document_text[:start].strip()
+    line_ends = document_text[end:].lstrip(" \t")[:1] in ("\n", "")
+    return own_line and line_ends and not _CLOSING.search(text) and len(text.split()) <= 12
+
+
+_CLOSING = re.compile(r"[.!?:;][\"'\u201d\u2019)\]]*$")
+
+
 def summary_sentences(data: IndexData, doc_ids: Sequence[str], min_words: int) -> list[Sentence]:
     """Every sentence of the documents that a summary or a comparison may quote, in document order."""
     wanted = set(doc_ids)
@@ -121,6 +172,8 @@ def summary_sentences(data: IndexData, doc_ids: Sequence[str], min_words: int) -
         for start, end in sorted(spans[doc_id]):
             text = document.text[start:end]
             if len(text.split()) < min_words or is_title_line(text, document.title):
+                continue
+            if is_heading(document.text, start, end):
                 continue
             if is_byline_or_bio(text, surnames):
                 continue

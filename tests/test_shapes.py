@@ -4,14 +4,26 @@ what the texts don't say. Rules with small inputs, then each shape with the real
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import pytest
 
+from index.text import normalize
+from index.types import Chunk, Document
 from rag.compose import ComposeSettings, choose_evidence
 from rag.engine import Engine
 from rag.evidence import Evidence, Sentence
-from rag.followup import is_follow_up
-from rag.shapes import asks_for_contact, is_byline_or_bio, is_contact_line, question_shape
+from rag.followup import is_follow_up, prefer_new
+from rag.retriever import ScoredChunk
+from rag.shapes import (
+    asks_for_contact,
+    is_byline_or_bio,
+    is_contact_line,
+    is_heading,
+    question_shape,
+    summary_region,
+    summary_topic,
+)
 from rag.signals import Vocabulary, question_names, read_signals, states_answer_type, states_time
 from rag.types import Turn
 
@@ -75,6 +87,42 @@ def test_bylines_and_bios_are_not_summary_material() -> None:
     assert not is_byline_or_bio("The plan is the least bad option for Ukraine.", ["heinonen"])
 
 
+def test_a_summary_narrowed_to_a_topic_keeps_the_topic_words_only() -> None:
+    title = "Trump's 28-Point Plan as the Least Bad Option"
+    piece = Document("d", "", title, "d.md", "md", "0", authors=("Noel Heinonen",))
+    assert summary_topic("What are the main points of Heinonen's article?", [piece]) == set()
+    assert summary_topic("Summarize the argument of 'Trump's 28-Point Plan as the Least Bad Option'", [piece]) == set()
+    assert summary_topic("What are Heinonen's main criticisms and arguments?", [piece]) == set()
+    assert summary_topic("Summarize Heinonen's case against NATO expansion.", [piece]) == {"nato", "expans"}
+
+
+def test_a_heading_is_a_line_of_its_own_without_closing_punctuation() -> None:
+    text = "Intro sentence here.\nWar as the Path of Deception\nThe war went on. Then it ended.\nWhy now?\n"
+    heading = text.index("War")
+    assert is_heading(text, heading, heading + len("War as the Path of Deception"))
+    first = text.index("The war")
+    assert not is_heading(text, first, first + len("The war went on."))  # a sentence, and not its line's end
+    question = text.index("Why now?")
+    assert not is_heading(text, question, question + len("Why now?"))  # a line of its own, but a sentence
+
+
+def test_a_topic_summary_quotes_from_the_best_passages_of_each_document() -> None:
+    chunks = [Chunk(f"c{i}", doc, i * 10, i * 10 + 9, "", ((i * 10, i * 10 + 9),)) for i, doc in enumerate("aaaab")]
+    data = SimpleNamespace(chunks=chunks)
+    ranked = [ScoredChunk(row, 1.0 - row / 10, 0.0, 0.0) for row in (3, 0, 4, 2, 1)]
+    region = summary_region(data, ranked, {"a"}, chunks=2)
+    assert region == {("a", 30, 39), ("a", 0, 9)}
+
+
+def test_a_follow_up_prefers_a_new_sentence_only_when_it_is_support_enough_to_answer() -> None:
+    quoted, new = _evidence("The dream died long ago.", 0.42), _evidence("A new point is made here.", 0.40)
+    weak = _evidence("He holds a degree from a university.", 0.36)
+    already = frozenset({normalize(quoted.sentence.text)})
+    assert prefer_new([quoted, new], already, relative=0.8, floor=0.38)[0] is new
+    assert prefer_new([quoted, weak], already, relative=0.8, floor=0.38)[0] is quoted  # else it would be refused
+    assert prefer_new([quoted, weak], already, relative=0.8)[0] is weak
+
+
 def test_a_pronoun_before_any_name_marks_a_follow_up() -> None:
     assert is_follow_up("Does he think Gorbachev's vision could still come true?")
     assert not is_follow_up("Does Heinonen think his plan could work?")
@@ -91,6 +139,19 @@ def test_a_summary_quotes_the_named_document_in_document_order_without_its_bio(a
     starts = [c.start for c in answer.citations]
     assert starts == sorted(starts)
     assert not any("Heinonen" in c.quote or "@" in c.quote for c in answer.citations)
+
+
+@pytest.mark.slow
+def test_a_summary_of_a_topic_quotes_the_passages_on_it_and_no_heading(any_engine: Engine) -> None:
+    document = any_engine.data.documents[HEINONEN].text
+    topic = any_engine.ask("Summarize Heinonen's case against NATO expansion.")
+    whole = any_engine.ask("What are the main points of Heinonen's article?")
+    # The article reaches NATO's expansion in its second half; the whole-article summary starts in its first.
+    assert all(c.start > len(document) / 2 for c in topic.citations), [c.start for c in topic.citations]
+    assert whole.citations[0].start < len(document) / 2
+    assert sum("NATO" in c.quote for c in topic.citations) >= 2
+    essay = any_engine.ask("Summarize the argument of 'For a Peace From Below in Ukraine'.")
+    assert essay.citations and not any(c.quote.strip() == "War as the Path of Deception" for c in essay.citations)
 
 
 @pytest.mark.slow
