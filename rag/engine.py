@@ -67,6 +67,12 @@ class AnswerSettings:
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     compose: ComposeSettings = field(default_factory=ComposeSettings)
     pool: int = 8  # chunks whose sentences compete as evidence
+    # Chunks added to that pool because one of their sentences is among the scorer's nearest to the
+    # question (a search over every sentence's stored scorer vector): a paraphrase that shares no words
+    # with its answer, and which MiniLM's passage ranking misses, still gets its sentence considered.
+    # Off: it helped the dev split but cost refusals on held-out and ClapNQ
+    # (`python -m eval.benchmarks.sentence_pool`, docs/scorer.md).
+    sentence_pool: int = 0
 
 
 def scorer_settings(scorer: Embedder) -> AnswerSettings:
@@ -107,6 +113,7 @@ class _Snapshot:
         self.titles = {d.id: d.title for d in data.documents.values()}
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
         self._title_vectors: dict[str, np.ndarray] = {}
+        self._sentence_matrix: tuple[np.ndarray, np.ndarray] | None = None
         self._cache_lock = threading.Lock()
         self._instructions: dict[str, tuple[tuple[int, int], ...]] = {}  # per document, found on first use
 
@@ -132,6 +139,44 @@ class _Snapshot:
                 self._title_vectors.update(zip(missing, fresh, strict=True))
         with self._cache_lock:
             return {d: self._title_vectors[d] for d in doc_ids}
+
+    def nearest_sentence_chunks(self, vector: np.ndarray, scope: Collection[str] | None, limit: int) -> list[int]:
+        """The rows of the chunks holding the `limit` sentences (in distinct chunks) whose stored scorer
+        vectors are nearest to `vector`, within `scope` when given; none without stored vectors."""
+        if self.stored is None or limit <= 0:
+            return []
+        with self._cache_lock:
+            if self._sentence_matrix is None:
+                self._sentence_matrix = self._stored_matrix()
+        matrix, rows = self._sentence_matrix
+        if not len(rows):
+            return []
+        similarity = matrix @ vector
+        if scope is not None:
+            allowed = np.array([self.data.chunks[r].doc_id in scope for r in rows])
+            similarity = np.where(allowed, similarity, -np.inf)
+        found: list[int] = []
+        for i in np.argsort(-similarity):
+            if not np.isfinite(similarity[i]) or len(found) == limit:
+                break
+            if int(rows[i]) not in found:
+                found.append(int(rows[i]))
+        return found
+
+    def _stored_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every sentence's stored scorer vector (one row each) and the row of its chunk."""
+        vectors, rows = [], []
+        documents = self.data.documents
+        for row, chunk in enumerate(self.data.chunks):
+            text = documents[chunk.doc_id].text
+            for start, end in chunk.sentences:
+                vector = self.stored.get(text[start:end])
+                if vector is not None:
+                    vectors.append(vector)
+                    rows.append(row)
+        if not vectors:
+            return np.zeros((0, self.stored.dimension), dtype=np.float32), np.zeros(0, dtype=np.int64)
+        return np.vstack(vectors).astype(np.float32), np.array(rows, dtype=np.int64)
 
     def sentence_vectors(self, sentences: Sequence[Sentence], embed: Callable[[Sequence[str]], np.ndarray]):
         keys = [(s.doc_id, s.start, s.end) for s in sentences]
@@ -364,7 +409,12 @@ class Engine:
                 settings.evidence,
             )
 
-        evidence = evidence_in(ranked[: max(k, settings.pool)])
+        pool = list(ranked[: max(k, settings.pool)])
+        pooled = {hit.row for hit in pool}
+        for row in snapshot.nearest_sentence_chunks(score_vector, scope, settings.sentence_pool):
+            if row not in pooled:
+                pool.append(ScoredChunk(row, 0.0, 0.0, 0.0, relative=0.0))
+        evidence = evidence_in(pool)
         if follow_up.already_quoted:
             evidence = prefer_new(
                 evidence, follow_up.already_quoted, settings.compose.relative, settings.compose.refuse_below

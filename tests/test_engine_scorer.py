@@ -75,3 +75,45 @@ def test_embeddinggemma_scores_the_real_corpus(tmp_path: Path, embedder) -> None
     assert answer.scorer == "embeddinggemma-300m (no prompts)"
     assert not answer.refused and "Rubio" in answer.citations[0].quote
     assert engine.ask("What did Poland's government say about the plan?").refused
+
+
+class SynonymScorer(CountingEmbedder):
+    """A fake scorer that knows one paraphrase: "southern neighbour" means Mexico (what a real scorer
+    knows and a bag of words does not)."""
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        return super().embed([text.replace("southern neighbour", "Mexico") for text in texts])
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)
+
+
+def test_the_scorer_s_nearest_sentences_bring_their_passages_into_the_evidence_pool(tmp_path: Path) -> None:
+    """A paraphrase that shares no word with its answer: retrieval (the index's model) ranks other
+    passages first, and only the search over every sentence's stored scorer vector finds the answer."""
+    import dataclasses
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "talks.txt").write_text(TALKS, encoding="utf-8")
+    (corpus / "peace.txt").write_text(PEACE, encoding="utf-8")
+    (corpus / "analogy.txt").write_text(
+        "An analogy\n\nThe US government would never tolerate Mexico joining a Moscow-run military alliance.",
+        encoding="utf-8",
+    )
+    embedder, scorer = CountingEmbedder(), SynonymScorer(name="synonyms", dimension=4096)  # no hash collisions
+    build_index([corpus], tmp_path / "index", embedder)
+    question = "Is the southern neighbour a concern in Geneva?"
+    found = {}
+    for extra in (0, 3):
+        settings = dataclasses.replace(scorer_settings(scorer), pool=1, sentence_pool=extra)
+        engine = Engine.open(tmp_path / "index", embedder=embedder, scorer=scorer, settings=settings)
+        found[extra] = engine.find_evidence(question, k=1)
+        assert found[extra].passages[0].doc_id == "talks"  # retrieval ranks the Geneva passage first either way
+    assert "analogy" not in {e.sentence.doc_id for e in found[0].evidence}
+    assert "analogy" in {e.sentence.doc_id for e in found[3].evidence}  # its sentence now competes as evidence
+    # The nearest sentence to the scorer's question vector is the paraphrase's answer, in its own passage.
+    snapshot = engine._snapshot
+    rows = snapshot.nearest_sentence_chunks(scorer.embed_query(["the southern neighbour"])[0], None, 1)
+    assert [snapshot.data.chunks[row].doc_id for row in rows] == ["analogy"]
+    assert snapshot.nearest_sentence_chunks(scorer.embed_query(["the southern neighbour"])[0], {"peace"}, 1) != rows
