@@ -50,6 +50,7 @@ from index.embedder import (
     EmbeddingGemmaEmbedder,
     SentenceTransformerEmbedder,
     default_model_name,
+    installed_scorer_path,
     model_cache_dir,
     packaged_model_path,
 )
@@ -447,15 +448,22 @@ SCORER_BACKENDS = ("torch", "onnx")
 
 def make_scorer(backend: str | None = None):
     """The EmbeddingGemma evidence scorer (bare, no prompts: it scored better inside the engine,
-    docs/scorer.md) on `backend`, else $RAG_SCORER_BACKEND, else onnx when ONNX Runtime is installed.
+    docs/scorer.md) on `backend`, else $RAG_SCORER_BACKEND, else onnx when ONNX Runtime is installed
+    and the model's ONNX file is in the cache (`scripts/fetch_scorer.sh` exports it), else torch: an
+    export that failed at install time leaves a working scorer, not an error at every question.
 
     Why onnx: its vectors are torch's to float rounding (tests/test_scorer_onnx.py) and it embeds a
     question in about half the time (`python -m eval.benchmarks.scorer_cost`, docs/scorer.md); int8 is
     not offered, as it moved this model's vectors too far (docs/scorer.md)."""
-    backend = backend or os.environ.get(SCORER_BACKEND_ENV) or ("onnx" if _onnx_installed() else "torch")
+    backend = backend or os.environ.get(SCORER_BACKEND_ENV) or ("onnx" if _scorer_exported() else "torch")
     if backend not in SCORER_BACKENDS:
         raise UsageError(f"{SCORER_BACKEND_ENV}={backend!r} is not a scorer backend: choose torch or onnx")
     return onnx_scorer() if backend == "onnx" else EmbeddingGemmaEmbedder(prompts=False)
+
+
+def _scorer_exported() -> bool:
+    path = installed_scorer_path()
+    return path is not None and _onnx_installed() and onnx_file(str(path), quantized=False).is_file()
 
 
 def _onnx_installed() -> bool:

@@ -151,3 +151,17 @@ def test_the_default_scorer_runs_on_onnx_and_says_so(monkeypatch):
     assert scorer.backend == "onnx" and scorer.name == EmbeddingGemmaEmbedder(prompts=False).name
     monkeypatch.setenv("RAG_SCORER_BACKEND", "torch")
     assert isinstance(make_scorer(), EmbeddingGemmaEmbedder)
+
+
+@pytest.mark.scorer
+def test_without_an_exported_file_the_default_scorer_is_torch(monkeypatch, tmp_path):
+    """An export that failed at install time must leave a working scorer, not an error at every question."""
+    folder = installed_scorer_path()
+    if folder is None:
+        pytest.skip("EmbeddingGemma-300M is not fetched: run scripts/fetch_scorer.sh")
+    monkeypatch.delenv("RAG_SCORER_BACKEND", raising=False)
+    monkeypatch.setenv("RAG_SCORER", str(folder))
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path))  # an empty cache: no ONNX file in it
+    assert isinstance(make_scorer(), EmbeddingGemmaEmbedder)
+    monkeypatch.setenv("RAG_SCORER_BACKEND", "onnx")  # asked for by name: exported on first use instead
+    assert make_scorer().backend == "onnx"
