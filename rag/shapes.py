@@ -150,12 +150,17 @@ def is_heading(document_text: str, start: int, end: int) -> bool:
     """A line of its own without a sentence's closing punctuation ("War as the Path of Deception"): a
     section heading, which names a topic and asserts nothing, so a summary does not quote it."""
     text = document_text[start:end].strip()
-    own_line = document_text[:start].rstrip(" \t").endswith("\n") or not document_text[:start].strip()
-    line_ends = document_text[end:].lstrip(" \t")[:1] in ("\n", "")
+    # Only this line is read (the text since the previous newline and up to the next), not the whole
+    # document before and after it: summaries ask this of every sentence of a document.
+    line_start = document_text.rfind("\n", 0, start) + 1
+    line_end = document_text.find("\n", end)
+    own_line = not document_text[line_start:start].strip(" \t") or _NON_SPACE.search(document_text, 0, start) is None
+    line_ends = not document_text[end : len(document_text) if line_end < 0 else line_end].strip(" \t")
     return own_line and line_ends and not _CLOSING.search(text) and len(text.split()) <= 12
 
 
 _CLOSING = re.compile(r"[.!?:;][\"'\u201d\u2019)\]]*$")
+_NON_SPACE = re.compile(r"\S")
 
 
 def summary_sentences(data: IndexData, doc_ids: Sequence[str], min_words: int) -> list[Sentence]:
