@@ -204,7 +204,7 @@ def _attention_masks(mask, window: int):
 
     This is the rule of transformers' Gemma3TextModel with `use_bidirectional_attention`
     (`_bidirectional_window_overlay`: |q - k| < sliding_window), built here because the tracer cannot
-    follow transformers' own mask code; tests/test_embed_backends.py checks it against torch on a text
+    follow transformers' own mask code; tests/test_scorer_onnx.py checks it against torch on a text
     longer than the window."""
     import torch
 
