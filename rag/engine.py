@@ -67,12 +67,6 @@ class AnswerSettings:
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     compose: ComposeSettings = field(default_factory=ComposeSettings)
     pool: int = 8  # chunks whose sentences compete as evidence
-    # Chunks added to that pool because one of their sentences is among the scorer's nearest to the
-    # question (a search over every sentence's stored scorer vector): a paraphrase that shares no words
-    # with its answer, and which MiniLM's passage ranking misses, still gets its sentence considered.
-    # Off: it helped the dev split but cost refusals on held-out and ClapNQ
-    # (`python -m eval.benchmarks.sentence_pool`, docs/scorer.md).
-    sentence_pool: int = 0
 
 
 def scorer_settings(scorer: Embedder) -> AnswerSettings:
@@ -140,28 +134,22 @@ class _Snapshot:
         with self._cache_lock:
             return {d: self._title_vectors[d] for d in doc_ids}
 
-    def nearest_sentence_chunks(self, vector: np.ndarray, scope: Collection[str] | None, limit: int) -> list[int]:
-        """The rows of the chunks holding the `limit` sentences (in distinct chunks) whose stored scorer
-        vectors are nearest to `vector`, within `scope` when given; none without stored vectors."""
-        if self.stored is None or limit <= 0:
-            return []
+    def sentence_scores(self, vector: np.ndarray) -> np.ndarray | None:
+        """Each chunk's best sentence: the highest cosine between `vector` (the question under the scorer)
+        and the stored scorer vector of one of its sentences, one value per chunk row (-1 for a chunk
+        with none); None without stored vectors. The retriever fuses it (`rag.retriever`)."""
+        if self.stored is None:
+            return None
         with self._cache_lock:
             if self._sentence_matrix is None:
                 self._sentence_matrix = self._stored_matrix()
         matrix, rows = self._sentence_matrix
-        if not len(rows):
-            return []
-        similarity = matrix @ vector
-        if scope is not None:
-            allowed = np.array([self.data.chunks[r].doc_id in scope for r in rows])
-            similarity = np.where(allowed, similarity, -np.inf)
-        found: list[int] = []
-        for i in np.argsort(-similarity):
-            if not np.isfinite(similarity[i]) or len(found) == limit:
-                break
-            if int(rows[i]) not in found:
-                found.append(int(rows[i]))
-        return found
+        best = np.full(len(self.data.chunks), -1.0, dtype=np.float32)
+        if len(rows):
+            # `rows` ascends (built chunk by chunk), so each chunk's sentences are one run of it.
+            chunk_rows, starts = np.unique(rows, return_index=True)
+            best[chunk_rows] = np.maximum.reduceat(matrix @ vector, starts)
+        return best
 
     def _stored_matrix(self) -> tuple[np.ndarray, np.ndarray]:
         """Every sentence's stored scorer vector (one row each) and the row of its chunk."""
@@ -383,14 +371,19 @@ class Engine:
         if shape == "summary" and not doc_ids and named:
             scope = named  # "Summarize Stockton's article": that document's passages
         query_vector = self._embed([query])[0]
-        ranked = snapshot.retriever.rank(query, query_vector, scope, limit=max(k, settings.pool) * 2)
+        score_vector = self._score_question(query, query_vector)
+        by_sentence = snapshot.sentence_scores(score_vector)
+
+        def rank(doc_ids: Collection[str] | None, limit: int) -> list[ScoredChunk]:
+            return snapshot.retriever.rank(query, query_vector, doc_ids, limit, by_sentence)
+
+        ranked = rank(scope, max(k, settings.pool) * 2)
         passages = snapshot.retriever.passages(ranked, k)
         retrieve_seconds = time.perf_counter() - started
 
         def vectors(sentences: Sequence[Sentence]) -> np.ndarray:
             return snapshot.sentence_vectors(sentences, self._score)
 
-        score_vector = self._score_question(query, query_vector)
         contact_wanted = asks_for_contact(question)
 
         def evidence_in(chunks: Sequence[ScoredChunk]) -> list[Evidence]:
@@ -409,12 +402,7 @@ class Engine:
                 settings.evidence,
             )
 
-        pool = list(ranked[: max(k, settings.pool)])
-        pooled = {hit.row for hit in pool}
-        for row in snapshot.nearest_sentence_chunks(score_vector, scope, settings.sentence_pool):
-            if row not in pooled:
-                pool.append(ScoredChunk(row, 0.0, 0.0, 0.0, relative=0.0))
-        evidence = evidence_in(pool)
+        evidence = evidence_in(ranked[: max(k, settings.pool)])
         if follow_up.already_quoted:
             evidence = prefer_new(
                 evidence, follow_up.already_quoted, settings.compose.relative, settings.compose.refuse_below
@@ -430,7 +418,7 @@ class Engine:
         if shape == "comparison":
             for doc_id in comparison_sides(question, named, snapshot.names):
                 if not doc_ids or doc_id in doc_ids:
-                    side = snapshot.retriever.rank(query, query_vector, [doc_id], limit=settings.pool)
+                    side = rank([doc_id], settings.pool)
                     surnames = author_surnames(snapshot.data.documents[doc_id])
                     sides[doc_id] = [e for e in evidence_in(side) if not is_byline_or_bio(e.sentence.text, surnames)]
         summary: list[Evidence] = []

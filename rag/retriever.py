@@ -7,6 +7,13 @@ Two fusions are available. `convex` (the default) min-max normalises each
 score over the candidates and mixes them, alpha * dense + (1 - alpha) * lexical;
 `rrf` is reciprocal rank fusion. docs/benchmarks.md has the measurements that
 chose the default and alpha (SciFact and the default eval set).
+
+A third signal joins when the engine has a separate evidence scorer (EmbeddingGemma): each
+chunk's best sentence, the highest cosine between the question and one of its sentences under
+the scorer (`sentence_scores`, from the vectors stored beside the index). Convex fusion then
+gives it `sentence_weight` of the score: (1 - w) * (alpha * dense + (1 - alpha) * lexical) + w * sentence.
+A passage is found by the one sentence that answers, even when the rest of it is about
+something else or shares no word with the question (docs/scorer.md, "The scorer retrieves too").
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ class RetrievalSettings:
     rrf_k: int = 60
     candidates: int = 100  # per retriever, before fusion
     mode: str = "hybrid"  # "hybrid", "dense" or "lexical"
+    # The share of the convex score given to `sentence_scores` when a search has them (picked on the dev
+    # split: `python -m eval.benchmarks.sentence_signal`, docs/scorer.md).
+    sentence_weight: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -64,8 +74,12 @@ class HybridRetriever:
         query_vector: np.ndarray,
         doc_ids: Collection[str] | None = None,
         limit: int = 20,
+        sentence_scores: np.ndarray | None = None,
     ) -> list[ScoredChunk]:
-        """Chunk rows ranked by fused score (near-duplicates not yet removed)."""
+        """Chunk rows ranked by fused score (near-duplicates not yet removed).
+
+        `sentence_scores`, one per chunk row, is each chunk's best sentence under a separate scorer;
+        given, its best chunks join the pool and it is fused as the module docstring says."""
         settings = self.settings
         store = self.data
         total = len(store.chunks)
@@ -85,6 +99,8 @@ class HybridRetriever:
             scores, found = store.lexical_top(query, depth)
             lexical_found = dict(zip(found.tolist(), scores.tolist(), strict=True))
         pool = set(dense_found) | set(lexical_found)
+        if sentence_scores is not None:
+            pool |= set(np.argsort(-sentence_scores, kind="stable")[:depth].tolist())
         scope = store.rows_of(doc_ids) if doc_ids else None
         rows = np.array(sorted(pool | set(scope.tolist()) if scope is not None else pool), dtype=np.int64)
         if rows.size == 0 or not pool:
@@ -109,10 +125,16 @@ class HybridRetriever:
             fused = lexical
         elif settings.fusion == "rrf":
             fused = _rrf(dense, settings.rrf_k) + _rrf(lexical, settings.rrf_k)
+            if sentence_scores is not None:
+                fused = fused + _rrf(sentence_scores[rows], settings.rrf_k)
         else:
             fused = settings.alpha * _scaled(dense, dense[in_pool]) + (1 - settings.alpha) * _scaled(
                 lexical, lexical[in_pool]
             )
+            if sentence_scores is not None:
+                sentence = sentence_scores[rows].astype(np.float32)
+                weight = settings.sentence_weight
+                fused = (1 - weight) * fused + weight * _scaled(sentence, sentence[in_pool])
         best = float(fused[in_pool].max())
         order = np.argsort(-fused, kind="stable")
         if scope is not None:

@@ -1,5 +1,6 @@
 """An evidence scorer beside the index's model (`rag ask --scorer embeddinggemma`): questions and
-sentences are scored by it, retrieval stays with the index's model, and answers say which one scored."""
+sentences are scored by it, retrieval fuses the index's model, BM25 and each passage's best sentence
+under the scorer, and answers say which one scored."""
 
 from __future__ import annotations
 
@@ -88,9 +89,10 @@ class SynonymScorer(CountingEmbedder):
         return self.embed(texts)
 
 
-def test_the_scorer_s_nearest_sentences_bring_their_passages_into_the_evidence_pool(tmp_path: Path) -> None:
-    """A paraphrase that shares no word with its answer: retrieval (the index's model) ranks other
-    passages first, and only the search over every sentence's stored scorer vector finds the answer."""
+def test_a_passage_is_retrieved_by_the_one_sentence_the_scorer_matches(tmp_path: Path) -> None:
+    """A paraphrase that shares no word with its answer: the index's model and BM25 rank the Geneva
+    passage first, and each passage's best sentence under the scorer, fused into retrieval (here with
+    all the weight, as these fakes are too crude to weigh), puts the answer's passage first instead."""
     import dataclasses
 
     corpus = tmp_path / "corpus"
@@ -105,15 +107,20 @@ def test_the_scorer_s_nearest_sentences_bring_their_passages_into_the_evidence_p
     build_index([corpus], tmp_path / "index", embedder)
     question = "Is the southern neighbour a concern in Geneva?"
     found = {}
-    for extra in (0, 3):
-        settings = dataclasses.replace(scorer_settings(scorer), pool=1, sentence_pool=extra)
+    for weight in (0.0, 1.0):
+        settings = scorer_settings(scorer)
+        retrieval = dataclasses.replace(settings.retrieval, sentence_weight=weight)
+        settings = dataclasses.replace(settings, retrieval=retrieval, pool=1)  # one passage's sentences compete
         engine = Engine.open(tmp_path / "index", embedder=embedder, scorer=scorer, settings=settings)
-        found[extra] = engine.find_evidence(question, k=1)
-        assert found[extra].passages[0].doc_id == "talks"  # retrieval ranks the Geneva passage first either way
-    assert "analogy" not in {e.sentence.doc_id for e in found[0].evidence}
-    assert "analogy" in {e.sentence.doc_id for e in found[3].evidence}  # its sentence now competes as evidence
-    # The nearest sentence to the scorer's question vector is the paraphrase's answer, in its own passage.
+        found[weight] = engine.find_evidence(question, k=1)
+    assert [p.doc_id for p in found[0.0].passages] == ["talks"]
+    assert [p.doc_id for p in found[weight].passages] == ["analogy"]
+    assert {e.sentence.doc_id for e in found[0.0].evidence} == {"talks"}
+    assert {e.sentence.doc_id for e in found[weight].evidence} == {"analogy"}  # its sentence is now evidence
+    # One score per chunk: its best sentence's cosine with the question under the scorer.
     snapshot = engine._snapshot
-    rows = snapshot.nearest_sentence_chunks(scorer.embed_query(["the southern neighbour"])[0], None, 1)
-    assert [snapshot.data.chunks[row].doc_id for row in rows] == ["analogy"]
-    assert snapshot.nearest_sentence_chunks(scorer.embed_query(["the southern neighbour"])[0], {"peace"}, 1) != rows
+    scores = snapshot.sentence_scores(scorer.embed_query([question])[0])
+    assert scores.shape == (len(snapshot.data.chunks),)
+    assert snapshot.data.chunks[int(np.argmax(scores))].doc_id == "analogy"
+    # Without a scorer there is no such signal, and retrieval is what it was.
+    assert Engine.open(tmp_path / "index", embedder=embedder)._snapshot.sentence_scores(scores) is None

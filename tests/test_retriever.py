@@ -85,3 +85,31 @@ def test_a_filter_scores_against_the_same_pool_as_no_filter(tmp_path: Path, cand
             assert (hit.score, hit.relative) == pytest.approx((same.score, same.relative))
         else:
             assert hit.relative <= min(h.relative for h in unfiltered.values()) + 1e-9
+
+
+def test_a_chunk_s_best_sentence_score_joins_the_pool_and_the_fusion(tmp_path: Path) -> None:
+    # A chunk neither MiniLM nor BM25 puts in a pool of two is brought in by its sentence score, and with
+    # all the weight on that signal the order is the sentence scores' order.
+    import numpy as np
+
+    from rag.retriever import HybridRetriever, RetrievalSettings
+
+    engine = _many_document_engine(tmp_path)
+    vector = engine.embedder.embed([QUESTION])[0]
+    plain = HybridRetriever(engine.data, RetrievalSettings(candidates=2))
+    pooled = {hit.row for hit in plain.rank(QUESTION, vector, None, limit=2)}
+    outsider = next(row for row, chunk in enumerate(engine.data.chunks) if "choir" in chunk.text)
+    assert outsider not in pooled
+    by_sentence = np.full(len(engine.data.chunks), 0.1, dtype=np.float32)
+    by_sentence[outsider] = 0.9
+    only_sentences = HybridRetriever(engine.data, RetrievalSettings(candidates=2, sentence_weight=1.0))
+    ranked = only_sentences.rank(QUESTION, vector, None, limit=3, sentence_scores=by_sentence)
+    assert ranked[0].row == outsider and ranked[0].relative == pytest.approx(1.0)
+    # With no weight on it, the signal changes nothing but the pool it is scaled over.
+    ignored = HybridRetriever(engine.data, RetrievalSettings(candidates=2, sentence_weight=0.0))
+    assert ignored.rank(QUESTION, vector, None, limit=1, sentence_scores=by_sentence)[0].row != outsider
+    # Half and half: the outsider rises above where the two other signals alone put it.
+    half = HybridRetriever(engine.data, RetrievalSettings(candidates=2, sentence_weight=0.5))
+    order = [hit.row for hit in half.rank(QUESTION, vector, None, limit=8, sentence_scores=by_sentence)]
+    alone = [hit.row for hit in ignored.rank(QUESTION, vector, None, limit=8, sentence_scores=by_sentence)]
+    assert order.index(outsider) < alone.index(outsider)
