@@ -165,8 +165,8 @@ def test_a_comparison_quotes_each_side_in_the_order_named(any_engine: Engine) ->
 @pytest.mark.slow
 def test_a_pronoun_follows_the_author_of_the_previous_turn(any_engine: Engine, request) -> None:
     if any_engine.scorer is not None:
-        # Known gap (#13): with EmbeddingGemma the right sentence scores 0.375, under its refusal
-        # threshold of 0.38 fitted on the dev split, so this yes/no follow-up is refused. Strict: a fix shows.
+        # Known gap (#13): with EmbeddingGemma the right sentence scores under its refusal
+        # threshold (0.39) fitted on the dev split, so this yes/no follow-up is refused. Strict: a fix shows.
         request.applymarker(pytest.mark.xfail(strict=True, reason="EmbeddingGemma refuses this yes/no follow-up"))
     first = any_engine.ask("Summarize Heinonen's case against NATO expansion.")
     history = [Turn("user", first.question), Turn("assistant", first.answer)]

@@ -87,8 +87,24 @@ def clapnq(data_dir: Path, work: Path, values: list[float]) -> dict[float, dict]
             "refusal_rate_unanswerable": summary["refusal_rate_unanswerable"],
             "false_refusal_rate_answerable": summary["false_refusal_rate_answerable"],
         }
-        print(f"clapnq sentence_weight={value}: {[round(v, 3) for v in results[value].values()]}", flush=True)
+        results[value]["curve"] = curve(asked)
+        print(f"clapnq sentence_weight={value}: {[round(v, 3) for v in list(results[value].values())[:3]]}", flush=True)
     return results
+
+
+# Refusal thresholds on EmbeddingGemma's scale from the shipped one (`rag.engine.GEMMA_REFUSE_BELOW`) up.
+CURVE_THRESHOLDS = (0.39, 0.40, 0.42, 0.44, 0.46, 0.48)
+
+
+def curve(asked: dict[str, list]) -> list[dict[str, float]]:
+    """Refusals had the threshold been t, at or above the shipped one (an answer counts as refused when it
+    was, or when its support is below t). This compares two settings at the same false-refusal rate;
+    nothing is picked from it (ClapNQ is never tuned on)."""
+    rows = []
+    for t in CURVE_THRESHOLDS:
+        rate = {kind: sum(a.refused or a.support < t for _, a in group) / len(group) for kind, group in asked.items()}
+        rows.append({"threshold": t, "refused": rate["unanswerable"], "false_refusals": rate["answerable"]})
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,8 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.clapnq:
         report["clapnq"] = found = clapnq(args.clapnq, args.work, values)
-        rows = [[value, *(round(v, 3) for v in r.values())] for value, r in found.items()]
+        rows = [[value, *(round(v, 3) for k, v in r.items() if k != "curve")] for value, r in found.items()]
         print(table(["sentence weight", "ClapNQ sentence F1", "refused", "false refusals"], rows))
+        rows = [
+            [value, c["threshold"], round(c["refused"], 3), round(c["false_refusals"], 3)]
+            for value, r in found.items()
+            for c in r["curve"]
+        ]
+        print(table(["sentence weight", "had it refused below", "refused", "false refusals"], rows))
     write_json(args.out or default_out("sentence_signal"), report)
     return 0
 
