@@ -108,7 +108,7 @@ class _Snapshot:
         self.titles = {d.id: d.title for d in data.documents.values()}
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
         self._title_vectors: dict[str, np.ndarray] = {}
-        self._sentence_matrix: tuple[np.ndarray, np.ndarray] | None = None
+        self._sentence_matrix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._cache_lock = threading.Lock()
         self._instructions: dict[str, tuple[tuple[int, int], ...]] = {}  # per document, found on first use
 
@@ -144,28 +144,36 @@ class _Snapshot:
         with self._cache_lock:
             if self._sentence_matrix is None:
                 self._sentence_matrix = self._stored_matrix()
-        matrix, rows = self._sentence_matrix
+        matrix, of_pair, chunk_of_pair = self._sentence_matrix
         best = np.full(len(self.data.chunks), -1.0, dtype=np.float32)
-        if len(rows):
-            # `rows` ascends (built chunk by chunk), so each chunk's sentences are one run of it.
-            chunk_rows, starts = np.unique(rows, return_index=True)
-            best[chunk_rows] = np.maximum.reduceat(matrix @ vector, starts)
+        if len(chunk_of_pair):
+            # `chunk_of_pair` ascends (built chunk by chunk), so each chunk's sentences are one run of it.
+            chunk_rows, starts = np.unique(chunk_of_pair, return_index=True)
+            best[chunk_rows] = np.maximum.reduceat((matrix @ vector)[of_pair], starts)
         return best
 
-    def _stored_matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every sentence's stored scorer vector (one row each) and the row of its chunk."""
-        vectors, rows = [], []
+    def _stored_matrix(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stored scorer vectors of the index's distinct sentences (one row each), and for every
+        (chunk, sentence) pair in chunk order the sentence's row there and the chunk's row: overlapping
+        chunks share sentences, which are kept once."""
+        vectors: list[np.ndarray] = []
+        row_of: dict[str, int] = {}
+        of_pair, chunk_of_pair = [], []
         documents = self.data.documents
         for row, chunk in enumerate(self.data.chunks):
             text = documents[chunk.doc_id].text
             for start, end in chunk.sentences:
-                vector = self.stored.get(text[start:end])
-                if vector is not None:
+                sentence = text[start:end]
+                if sentence not in row_of:
+                    vector = self.stored.get(sentence)
+                    if vector is None:
+                        continue
+                    row_of[sentence] = len(vectors)
                     vectors.append(vector)
-                    rows.append(row)
-        if not vectors:
-            return np.zeros((0, self.stored.dimension), dtype=np.float32), np.zeros(0, dtype=np.int64)
-        return np.vstack(vectors).astype(np.float32), np.array(rows, dtype=np.int64)
+                of_pair.append(row_of[sentence])
+                chunk_of_pair.append(row)
+        matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, self.stored.dimension), np.float32)
+        return matrix, np.array(of_pair, dtype=np.int64), np.array(chunk_of_pair, dtype=np.int64)
 
     def sentence_vectors(self, sentences: Sequence[Sentence], embed: Callable[[Sequence[str]], np.ndarray]):
         keys = [(s.doc_id, s.start, s.end) for s in sentences]

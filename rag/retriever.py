@@ -11,7 +11,8 @@ chose the default and alpha (SciFact and the default eval set).
 A third signal joins when the engine has a separate evidence scorer (EmbeddingGemma): each
 chunk's best sentence, the highest cosine between the question and one of its sentences under
 the scorer (`sentence_scores`, from the vectors stored beside the index). Convex fusion then
-gives it `sentence_weight` of the score: (1 - w) * (alpha * dense + (1 - alpha) * lexical) + w * sentence.
+gives it `sentence_weight` of the score: (1 - w) * (alpha * dense + (1 - alpha) * lexical) + w * sentence
+(rrf weighs its reciprocal ranks the same way; a weight of 0, or the dense or lexical mode, leaves it out).
 A passage is found by the one sentence that answers, even when the rest of it is about
 something else or shares no word with the question (docs/scorer.md, "The scorer retrieves too").
 """
@@ -98,9 +99,14 @@ class HybridRetriever:
         if settings.mode != "dense":
             scores, found = store.lexical_top(query, depth)
             lexical_found = dict(zip(found.tolist(), scores.tolist(), strict=True))
+        # The sentence signal counts only when it is fused with some weight: at 0 it would still widen the
+        # pool the others are scaled over, and so move their scores.
+        if sentence_scores is not None and (settings.mode != "hybrid" or settings.sentence_weight <= 0):
+            sentence_scores = None
         pool = set(dense_found) | set(lexical_found)
         if sentence_scores is not None:
-            pool |= set(np.argsort(-sentence_scores, kind="stable")[:depth].tolist())
+            best_by_sentence = np.argpartition(-sentence_scores, depth - 1)[:depth] if depth < total else range(total)
+            pool |= {int(row) for row in best_by_sentence}
         scope = store.rows_of(doc_ids) if doc_ids else None
         rows = np.array(sorted(pool | set(scope.tolist()) if scope is not None else pool), dtype=np.int64)
         if rows.size == 0 or not pool:
@@ -125,8 +131,9 @@ class HybridRetriever:
             fused = lexical
         elif settings.fusion == "rrf":
             fused = _rrf(dense, settings.rrf_k) + _rrf(lexical, settings.rrf_k)
-            if sentence_scores is not None:
-                fused = fused + _rrf(sentence_scores[rows], settings.rrf_k)
+            if sentence_scores is not None:  # weighted as in convex fusion: the two others share 1 - w
+                weight = settings.sentence_weight
+                fused = (1 - weight) * fused / 2 + weight * _rrf(sentence_scores[rows], settings.rrf_k)
         else:
             fused = settings.alpha * _scaled(dense, dense[in_pool]) + (1 - settings.alpha) * _scaled(
                 lexical, lexical[in_pool]

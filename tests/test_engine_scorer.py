@@ -114,14 +114,19 @@ def test_a_passage_is_retrieved_by_the_one_sentence_the_scorer_matches(tmp_path:
         engine = Engine.open(tmp_path / "index", embedder=embedder, scorer=scorer, settings=settings)
         found[weight] = engine.find_evidence(question, k=1)
     assert [p.doc_id for p in found[0.0].passages] == ["talks"]
-    assert [p.doc_id for p in found[weight].passages] == ["analogy"]
+    assert [p.doc_id for p in found[1.0].passages] == ["analogy"]
     assert {e.sentence.doc_id for e in found[0.0].evidence} == {"talks"}
-    assert {e.sentence.doc_id for e in found[weight].evidence} == {"analogy"}  # its sentence is now evidence
+    assert {e.sentence.doc_id for e in found[1.0].evidence} == {"analogy"}  # its sentence is now evidence
     # One score per chunk: its best sentence's cosine with the question under the scorer.
     snapshot = engine._snapshot
     scores = snapshot.sentence_scores(scorer.embed_query([question])[0])
     assert scores.shape == (len(snapshot.data.chunks),)
     assert snapshot.data.chunks[int(np.argmax(scores))].doc_id == "analogy"
+    question_vector = scorer.embed_query([question])[0]
+    for row, chunk in enumerate(snapshot.data.chunks):  # the same as taking each chunk's sentences one by one
+        text = snapshot.data.documents[chunk.doc_id].text
+        each = [float(snapshot.stored.get(text[start:end]) @ question_vector) for start, end in chunk.sentences]
+        assert scores[row] == pytest.approx(max(each), abs=1e-6)
     # Without a scorer there is no such signal, and retrieval is what it was.
     assert Engine.open(tmp_path / "index", embedder=embedder)._snapshot.sentence_scores(scores) is None
 

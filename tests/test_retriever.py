@@ -105,11 +105,33 @@ def test_a_chunk_s_best_sentence_score_joins_the_pool_and_the_fusion(tmp_path: P
     only_sentences = HybridRetriever(engine.data, RetrievalSettings(candidates=2, sentence_weight=1.0))
     ranked = only_sentences.rank(QUESTION, vector, None, limit=3, sentence_scores=by_sentence)
     assert ranked[0].row == outsider and ranked[0].relative == pytest.approx(1.0)
-    # With no weight on it, the signal changes nothing but the pool it is scaled over.
+    # With no weight on it, the signal changes nothing at all: not the order, not the scores.
     ignored = HybridRetriever(engine.data, RetrievalSettings(candidates=2, sentence_weight=0.0))
-    assert ignored.rank(QUESTION, vector, None, limit=1, sentence_scores=by_sentence)[0].row != outsider
+    assert ignored.rank(QUESTION, vector, None, limit=8, sentence_scores=by_sentence) == plain.rank(
+        QUESTION, vector, None, limit=8
+    )
     # Half and half: the outsider rises above where the two other signals alone put it.
     half = HybridRetriever(engine.data, RetrievalSettings(candidates=2, sentence_weight=0.5))
     order = [hit.row for hit in half.rank(QUESTION, vector, None, limit=8, sentence_scores=by_sentence)]
     alone = [hit.row for hit in ignored.rank(QUESTION, vector, None, limit=8, sentence_scores=by_sentence)]
     assert order.index(outsider) < alone.index(outsider)
+
+
+def test_rrf_weighs_the_sentence_signal_too(tmp_path: Path) -> None:
+    import numpy as np
+
+    from rag.retriever import HybridRetriever, RetrievalSettings
+
+    engine = _many_document_engine(tmp_path)
+    vector = engine.embedder.embed([QUESTION])[0]
+    outsider = next(row for row, chunk in enumerate(engine.data.chunks) if "choir" in chunk.text)
+    by_sentence = np.full(len(engine.data.chunks), 0.1, dtype=np.float32)
+    by_sentence[outsider] = 0.9
+    order = {}
+    for weight in (0.0, 0.5, 1.0):
+        retriever = HybridRetriever(engine.data, RetrievalSettings(fusion="rrf", sentence_weight=weight))
+        order[weight] = [hit.row for hit in retriever.rank(QUESTION, vector, None, 8, by_sentence)]
+    plain = HybridRetriever(engine.data, RetrievalSettings(fusion="rrf")).rank(QUESTION, vector, None, 8)
+    assert order[0.0] == [hit.row for hit in plain]
+    assert order[1.0][0] == outsider
+    assert order[0.0].index(outsider) > order[0.5].index(outsider) >= order[1.0].index(outsider)

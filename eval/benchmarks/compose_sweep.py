@@ -10,7 +10,10 @@ every setting is then composed from it, so the sweep costs one pass.
 - ClapNQ (with `--clapnq DIR`): cited-sentence precision / recall / F1 against
   the annotated sentences, as `eval.benchmarks.clapnq` measures them.
 
-    python -m eval.benchmarks.compose_sweep [--clapnq ../shared/data/clapnq]
+    python -m eval.benchmarks.compose_sweep [--clapnq ../shared/data/clapnq] [--scorer auto] [--split dev]
+
+`--scorer` as on `rag eval` (default minilm, the scorer these settings were first swept with; auto or
+embeddinggemma sweeps with EmbeddingGemma and its own settings); `--split` sweeps one split of the set.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from index.paths import DEFAULT_CORPUS
 from index.store import read_index
 from rag.compose import compose
 from rag.engine import Engine
+from rag.options import SCORERS, scorer_from
 
 __all__ = ["SETTINGS", "main", "sweep_clapnq", "sweep_default_set"]
 
@@ -40,14 +44,16 @@ SETTINGS = [(relative, most) for relative in (0.95, 0.9, 0.85, 0.8, 0.75, 0.7) f
 def _with(engine: Engine, relative: float, most: int) -> Engine:
     compose_settings = replace(engine.settings.compose, relative=relative, max_sentences=most)
     settings = replace(engine.settings, compose=compose_settings)
-    return Engine(engine.data, engine.embedder, engine.index_dir, settings)
+    return Engine(engine.data, engine.embedder, engine.index_dir, settings, engine.scorer)
 
 
-def sweep_default_set(index_dir: Path, embedder: SentenceTransformerEmbedder) -> list[dict]:
+def sweep_default_set(
+    index_dir: Path, embedder: SentenceTransformerEmbedder, scorer=None, split: str | None = None
+) -> list[dict]:
     build_index([DEFAULT_CORPUS], index_dir, embedder)  # incremental: a no-op when up to date
-    base = Engine(read_index(index_dir), embedder, index_dir)
+    base = Engine(read_index(index_dir), embedder, index_dir, scorer=scorer)
     documents = {d.id: d for d in load_documents([DEFAULT_CORPUS]).documents}
-    items = load_set(DEFAULT_SET)
+    items = [item for item in load_set(DEFAULT_SET) if split is None or item.split == split]
     rows = []
     for relative, most in SETTINGS:
         summary = summarize(run_set(_with(base, relative, most), items, documents))
@@ -57,12 +63,12 @@ def sweep_default_set(index_dir: Path, embedder: SentenceTransformerEmbedder) ->
     return rows
 
 
-def sweep_clapnq(data_dir: Path, work_dir: Path, embedder: SentenceTransformerEmbedder) -> list[dict]:
+def sweep_clapnq(data_dir: Path, work_dir: Path, embedder: SentenceTransformerEmbedder, scorer=None) -> list[dict]:
     rows_by_kind = clapnq.load_rows(data_dir)
     docs = clapnq.write_passages(rows_by_kind, work_dir / "docs-detokenized", raw_text=False)
     index_dir = work_dir / "index-detokenized"
     build_index([docs], index_dir, embedder)
-    engine = Engine(read_index(index_dir), embedder, index_dir)
+    engine = Engine(read_index(index_dir), embedder, index_dir, scorer=scorer)
     found = [(row, engine.find_evidence(row["input"], k=5)) for row in rows_by_kind["answerable"]]
     results = []
     for relative, most in SETTINGS:
@@ -83,16 +89,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--index", type=Path, default=Path("/tmp/rag-bench-compose-index"), help="default index")
     parser.add_argument("--clapnq", type=Path, default=None, help="the clapnq folder (adds the ClapNQ sweep)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/rag-bench-compose-clapnq"), help="ClapNQ index")
+    parser.add_argument("--scorer", choices=SCORERS, default="minilm", help="the evidence scorer, as on rag eval")
+    parser.add_argument("--split", choices=["dev", "heldout"], default=None, help="one split of the set")
     parser.add_argument("--out", type=Path, default=default_out("compose_sweep"))
     args = parser.parse_args(argv)
     embedder = SentenceTransformerEmbedder()
-    result: dict[str, object] = {"default_set": sweep_default_set(args.index, embedder)}
+    scorer = scorer_from(args)
+    print(f"scorer: {(scorer or embedder).name}; split: {args.split or 'all'}")
+    result: dict[str, object] = {"default_set": sweep_default_set(args.index, embedder, scorer, args.split)}
     headers = ["relative", "max", "keywords", "first citation", "refused", "false refusals"]
     keys = ("keyword_accuracy", "first_citation_evidence", "refusal_rate", "false_refusal_rate")
     rows = [[r["relative"], r["max_sentences"], *(f"{r[k]:.3f}" for k in keys)] for r in result["default_set"]]
     print(table(headers, rows))
     if args.clapnq:
-        result["clapnq"] = sweep_clapnq(args.clapnq, args.work, embedder)
+        result["clapnq"] = sweep_clapnq(args.clapnq, args.work, embedder, scorer)
         rows = [
             [r["relative"], r["max_sentences"], f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}"]
             for r in result["clapnq"]

@@ -28,7 +28,7 @@ from index.embedder import SentenceTransformerEmbedder, installed_scorer_path
 from index.onnx_embedder import make_embedder, make_scorer
 from index.paths import DEFAULT_CORPUS
 from index.store import read_index
-from rag.engine import AnswerSettings, Engine, scorer_settings
+from rag.engine import GEMMA_REFUSE_BELOW, AnswerSettings, Engine, scorer_settings
 
 __all__ = ["main"]
 
@@ -92,8 +92,8 @@ def clapnq(data_dir: Path, work: Path, values: list[float]) -> dict[float, dict]
     return results
 
 
-# Refusal thresholds on EmbeddingGemma's scale from the shipped one (`rag.engine.GEMMA_REFUSE_BELOW`) up.
-CURVE_THRESHOLDS = (0.39, 0.40, 0.42, 0.44, 0.46, 0.48)
+# Refusal thresholds on EmbeddingGemma's scale from the shipped one up.
+CURVE_THRESHOLDS = (GEMMA_REFUSE_BELOW, 0.40, 0.42, 0.44, 0.46, 0.48)
 
 
 def curve(asked: dict[str, list]) -> list[dict[str, float]]:
