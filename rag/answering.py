@@ -60,7 +60,7 @@ class FoundEvidence:
         if self.shape == "summary" and self.summary:
             return list(self.summary), None
         if self.shape == "comparison" and len(self.sides) >= 2:
-            chosen, _ = choose_sides(self.sides, settings.refuse_below)
+            chosen, _ = choose_sides(self.sides, settings.refuse_below, settings.side_margin)
             return (chosen, None) if chosen else ([], BELOW_THRESHOLD)
         return choose_evidence(self.evidence, settings, self.similarity, self.signals)
 
@@ -68,7 +68,7 @@ class FoundEvidence:
         """A comparison's documents with nothing on the question's topic (empty for other shapes)."""
         if self.shape != "comparison" or len(self.sides) < 2:
             return []
-        chosen, uncovered = choose_sides(self.sides, settings.refuse_below)
+        chosen, uncovered = choose_sides(self.sides, settings.refuse_below, settings.side_margin)
         return uncovered if chosen else []
 
 

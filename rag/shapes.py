@@ -234,12 +234,17 @@ def pick_summary(
     ]
 
 
-def choose_sides(sides: Mapping[str, Sequence[Evidence]], refuse_below: float) -> tuple[list[Evidence], list[str]]:
-    """The best sentence of each side that clears the refusal threshold, in the sides' order,
-    and the sides (document ids) whose evidence does not."""
+def choose_sides(
+    sides: Mapping[str, Sequence[Evidence]], refuse_below: float, margin: float = 0.0
+) -> tuple[list[Evidence], list[str]]:
+    """The best sentence of each side that clears the refusal threshold, in the sides' order, and the
+    sides (document ids) whose evidence does not. Once one side clears it, the others need only
+    `refuse_below - margin`: the question is answerable, and each of them is asked about its own document."""
+    clears = any(ranked and ranked[0].support >= refuse_below for ranked in sides.values())
+    bar = refuse_below - margin if clears else refuse_below
     chosen, uncovered = [], []
     for doc_id, ranked in sides.items():
-        if ranked and ranked[0].support >= refuse_below:
+        if ranked and ranked[0].support >= bar:
             chosen.append(ranked[0])
         else:
             uncovered.append(doc_id)

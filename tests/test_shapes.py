@@ -254,3 +254,20 @@ def test_a_typed_question_takes_the_best_sentence_that_states_its_type_or_is_ref
     # A comparison keeps both sides or is refused: one typed sentence cannot stand for two documents.
     sides = dataclasses.replace(signals, named_docs=frozenset({"a", "b"}))
     assert choose_evidence([untyped, typed], settings, signals=sides)[0] == []
+
+
+def _side(doc_id: str, support: float) -> list[Evidence]:
+    text = f"What {doc_id} says on the topic of the question."
+    return [Evidence(Sentence(doc_id, 0, len(text), text), support, support, support, 0.5, 0.5)]
+
+
+def test_a_comparison_side_needs_less_once_another_side_answers() -> None:
+    from rag.shapes import choose_sides
+
+    sides = {"a": _side("a", 0.45), "b": _side("b", 0.37), "c": _side("c", 0.30)}
+    chosen, uncovered = choose_sides(sides, refuse_below=0.39, margin=0.03)
+    assert [e.sentence.doc_id for e in chosen] == ["a", "b"] and uncovered == ["c"]
+    assert choose_sides(sides, refuse_below=0.39)[1] == ["b", "c"]  # no margin: only the clearing side
+    # No side clears the threshold: the margin does not apply, and nothing is quoted.
+    weak = {"a": _side("a", 0.37), "b": _side("b", 0.37)}
+    assert choose_sides(weak, refuse_below=0.39, margin=0.03) == ([], ["a", "b"])
