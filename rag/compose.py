@@ -157,6 +157,9 @@ def _choose(
             return [ranked[i] for i in picked]
 
     chosen = [0]
+    follower = _continuation(ranked)
+    if follower is not None and settings.max_sentences > 1:
+        chosen.append(follower)
     best = ranked[0].score
     for i in range(1, len(ranked)):
         if len(chosen) == settings.max_sentences:
@@ -164,10 +167,30 @@ def _choose(
         candidate = ranked[i]
         if candidate.score < settings.relative * best or candidate.support < settings.refuse_below:
             break
-        if redundant(i, chosen):
+        if i in chosen or redundant(i, chosen):
             continue
         chosen.append(i)
     return [ranked[i] for i in chosen]
+
+
+# A sentence that carries on from the one before it ("Before the war, discontent was most common among the
+# urban middle class. Now it is concentrated among the poor ..."): the two make one statement. English, as
+# the shape rules are.
+_CARRIES_ON = re.compile(
+    r"^(?:now|meanwhile|moreover|furthermore|in addition|additionally|also|second(?:ly)?|third(?:ly)?|"
+    r"then|today|instead|in other words|that is|likewise|similarly)\b",
+    re.IGNORECASE,
+)
+
+
+def _continuation(ranked: Sequence[Evidence]) -> int | None:
+    """The candidate right after the best sentence in its paragraph, when it carries on from it (above)."""
+    first = ranked[0].sentence
+    for i, candidate in enumerate(ranked[1:], start=1):
+        sentence = candidate.sentence
+        if sentence.doc_id == first.doc_id and 0 <= sentence.start - first.end <= 1:
+            return i if _CARRIES_ON.match(sentence.text) else None
+    return None
 
 
 def verify_citation(citation: Citation, documents: Mapping[str, Document]) -> bool:

@@ -271,3 +271,24 @@ def test_a_comparison_side_needs_less_once_another_side_answers() -> None:
     # No side clears the threshold: the margin does not apply, and nothing is quoted.
     weak = {"a": _side("a", 0.37), "b": _side("b", 0.37)}
     assert choose_sides(weak, refuse_below=0.39, margin=0.03) == ([], ["a", "b"])
+
+
+def test_a_sentence_that_carries_on_from_the_best_one_is_quoted_with_it() -> None:
+    first_text = "Before the war, discontent was most common among the urban middle class."
+    next_text = "Now it is concentrated among the poor and working class."
+    other_text = "Desertions are growing across the country."
+
+    def at(text: str, start: int, support: float) -> Evidence:
+        return Evidence(Sentence("doc", start, start + len(text), text), support, support, support, 0.0, 0.0)
+
+    best = at(first_text, 0, 0.7)
+    follower = at(next_text, len(first_text) + 1, 0.2)  # weak alone: it says "it", not "discontent"
+    other = at(other_text, 500, 0.65)
+    settings = ComposeSettings(refuse_below=0.4)
+    chosen, _ = choose_evidence([best, other, follower], settings)
+    assert [e.sentence.text for e in chosen] == [first_text, next_text, other_text]
+    # Not right after it (another paragraph), or not carrying on: no exception to the usual choice.
+    far = at(next_text, len(first_text) + 3, 0.2)
+    assert next_text not in [e.sentence.text for e in choose_evidence([best, other, far], settings)[0]]
+    plain = at("It is concentrated among the poor.", len(first_text) + 1, 0.2)
+    assert [e.sentence.text for e in choose_evidence([best, other, plain], settings)[0]] == [first_text, other_text]
