@@ -108,9 +108,11 @@ class _Snapshot:
         self.titles = {d.id: d.title for d in data.documents.values()}
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
         self._title_vectors: dict[str, np.ndarray] = {}
-        self._sentence_matrix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._cache_lock = threading.Lock()
         self._instructions: dict[str, tuple[tuple[int, int], ...]] = {}  # per document, found on first use
+        # Every sentence's stored scorer vector as one matrix, for retrieval's sentence signal (built now, so
+        # no question waits for it).
+        self._sentence_matrix = self._stored_matrix() if stored is not None else None
 
     def addresses_model(self, sentence: Sentence) -> bool:
         """Whether the sentence belongs to a passage addressed to an AI model (`rag.injection`): such a
@@ -139,11 +141,8 @@ class _Snapshot:
         """Each chunk's best sentence: the highest cosine between `vector` (the question under the scorer)
         and the stored scorer vector of one of its sentences, one value per chunk row (-1 for a chunk
         with none); None without stored vectors. The retriever fuses it (`rag.retriever`)."""
-        if self.stored is None:
+        if self._sentence_matrix is None:
             return None
-        with self._cache_lock:
-            if self._sentence_matrix is None:
-                self._sentence_matrix = self._stored_matrix()
         matrix, of_pair, chunk_of_pair = self._sentence_matrix
         best = np.full(len(self.data.chunks), -1.0, dtype=np.float32)
         if len(chunk_of_pair):
