@@ -33,7 +33,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 from eval.benchmarks.common import default_out, latency_summary, percentile, table, write_json
-from index.builder import build_index
+from index.builder import IndexSummary, build_index
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.store import read_index
 from index.text import normalize
@@ -139,6 +139,17 @@ def write_passages(rows: dict[str, list[dict]], folder: Path, raw_text: bool) ->
     return folder
 
 
+def index_passages(
+    rows: dict[str, list[dict]], work_dir: Path, embedder: Embedder, raw_text: bool = False
+) -> tuple[Path, IndexSummary]:
+    """Write the passages of `rows` under `work_dir` and index them there (incrementally: a second run, or
+    another benchmark with the same `work_dir`, reuses the embeddings); the index folder and the summary."""
+    variant = "raw" if raw_text else "detokenized"
+    docs = write_passages(rows, work_dir / f"docs-{variant}", raw_text)
+    index_dir = work_dir / f"index-{variant}"
+    return index_dir, build_index([docs], index_dir, embedder)
+
+
 def _recall(answers: Sequence[tuple[dict, Answer]], k: int) -> float:
     found = [row["id"] in [p.doc_id for p in answer.passages[:k]] for row, answer in answers]
     return round(sum(found) / len(found), 4) if found else 0.0
@@ -224,10 +235,8 @@ def run(
     scorer, as `rag eval --scorer` gives; its sentence vectors are computed once, before the questions)."""
     rows = load_rows(data_dir, limit)
     variant = "raw" if raw_text else "detokenized"
-    docs = write_passages(rows, work_dir / f"docs-{variant}", raw_text)
-    index_dir = work_dir / f"index-{variant}"
     embedder = SentenceTransformerEmbedder()
-    summary = build_index([docs], index_dir, embedder)
+    index_dir, summary = index_passages(rows, work_dir, embedder, raw_text)
     print(f"index {index_dir}: {summary.documents} passages, {summary.chunks} chunks")
     engine = Engine(read_index(index_dir), embedder, index_dir, scorer=scorer)
     engine.ask("warm-up: load the model")  # model load is not a question's latency

@@ -65,9 +65,7 @@ def sweep_default_set(
 
 def sweep_clapnq(data_dir: Path, work_dir: Path, embedder: SentenceTransformerEmbedder, scorer=None) -> list[dict]:
     rows_by_kind = clapnq.load_rows(data_dir)
-    docs = clapnq.write_passages(rows_by_kind, work_dir / "docs-detokenized", raw_text=False)
-    index_dir = work_dir / "index-detokenized"
-    build_index([docs], index_dir, embedder)
+    index_dir, _ = clapnq.index_passages(rows_by_kind, work_dir, embedder)
     engine = Engine(read_index(index_dir), embedder, index_dir, scorer=scorer)
     found = [(row, engine.find_evidence(row["input"], k=5)) for row in rows_by_kind["answerable"]]
     results = []

@@ -67,14 +67,12 @@ def eval_set(split: str, values: list[float]) -> dict[float, dict]:
 
 def clapnq(data_dir: Path, work: Path, values: list[float]) -> dict[float, dict]:
     """ClapNQ dev's sentence F1 and refusals for each value (the benchmark's own index and summary)."""
-    from eval.benchmarks.clapnq import load_rows, write_passages
+    from eval.benchmarks.clapnq import index_passages, load_rows
     from eval.benchmarks.clapnq import summarize as clapnq_summary
 
     rows = load_rows(data_dir, None)
-    docs = write_passages(rows, work / "docs-detokenized", False)
-    index_dir = work / "index-detokenized"
     embedder = SentenceTransformerEmbedder()
-    build_index([docs], index_dir, embedder)
+    index_dir, _ = index_passages(rows, work, embedder)
     scorer = make_scorer()
     results = {}
     for value in values:
